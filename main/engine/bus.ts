@@ -1,0 +1,120 @@
+/**
+ * The device bus: how port I/O and MMIO exits reach device models.
+ *
+ * Modelled on Firecracker's `BusDevice` trait: a device answers `read(offset, data)` and
+ * `write(offset, data)` for the range it registered, with `offset` relative to the range's base.
+ * A device never knows which vCPU, thread or backend (KVM, HVF) caused the access.
+ *
+ * Runtime: engine (plain Node, no Electron).
+ */
+
+/** A device model mapped on a bus. `data.length` is the access width in bytes (1, 2, 4 or 8). */
+export interface BusDevice {
+  /** Fill `data` with the value read at `offset`. Unfilled bytes read as whatever `data` held (the bus pre-fills 0xff). */
+  read(offset: number, data: Uint8Array): void;
+  /** Consume the value written at `offset`. */
+  write(offset: number, data: Uint8Array): void;
+}
+
+export interface BusRange {
+  readonly base: number;
+  readonly length: number;
+  readonly name: string;
+  readonly device: BusDevice;
+}
+
+/** Raised when a device asks for a range that overlaps one already registered. */
+export class BusConflictError extends Error {
+  constructor(
+    readonly wanted: { base: number; length: number; name: string },
+    readonly existing: BusRange,
+  ) {
+    super(
+      `bus: ${wanted.name} at 0x${wanted.base.toString(16)}+${wanted.length} overlaps ` +
+        `${existing.name} at 0x${existing.base.toString(16)}+${existing.length}`,
+    );
+    this.name = 'BusConflictError';
+  }
+}
+
+/**
+ * One address space (x86 I/O ports, or guest-physical MMIO). Ranges are kept sorted and looked
+ * up by binary search; accesses to unclaimed addresses read all-ones and drop writes, as on a
+ * real ISA/PCI bus with no device decoding the address (master abort).
+ */
+export class Bus {
+  private readonly ranges: BusRange[] = [];
+  /** Accesses nobody claimed, for diagnostics (`vireo` logs them at debug level). */
+  unclaimedReads = 0;
+  unclaimedWrites = 0;
+
+  constructor(readonly name: string) {}
+
+  register(base: number, length: number, device: BusDevice, name: string): void {
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(length) || base < 0 || length <= 0) {
+      throw new RangeError(
+        `bus ${this.name}: bad range for ${name}: base ${base}, length ${length}`,
+      );
+    }
+    const wanted = { base, length, name };
+    for (const r of this.ranges) {
+      if (base < r.base + r.length && r.base < base + length) throw new BusConflictError(wanted, r);
+    }
+    this.ranges.push({ base, length, name, device });
+    this.ranges.sort((a, b) => a.base - b.base);
+  }
+
+  unregister(base: number): void {
+    const i = this.ranges.findIndex((r) => r.base === base);
+    if (i >= 0) this.ranges.splice(i, 1);
+  }
+
+  /** The range containing `address`, or undefined. */
+  find(address: number): BusRange | undefined {
+    let lo = 0;
+    let hi = this.ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = this.ranges[mid]!;
+      if (address < r.base) hi = mid - 1;
+      else if (address >= r.base + r.length) lo = mid + 1;
+      else return r;
+    }
+    return undefined;
+  }
+
+  /** Dispatch a read; returns false when no device claims the address (data is then all-ones). */
+  read(address: number, data: Uint8Array): boolean {
+    data.fill(0xff);
+    const r = this.find(address);
+    if (!r) {
+      this.unclaimedReads++;
+      return false;
+    }
+    r.device.read(address - r.base, data);
+    return true;
+  }
+
+  /** Dispatch a write; returns false when no device claims the address (the write is dropped). */
+  write(address: number, data: Uint8Array): boolean {
+    const r = this.find(address);
+    if (!r) {
+      this.unclaimedWrites++;
+      return false;
+    }
+    r.device.write(address - r.base, data);
+    return true;
+  }
+
+  list(): readonly BusRange[] {
+    return this.ranges;
+  }
+}
+
+/**
+ * An interrupt line a device drives. The machine wires it to the backend (KVM_IRQ_LINE on the
+ * in-kernel PIC/IOAPIC for KVM). Edge-triggered ISA devices pulse it: set(true) then set(false).
+ */
+export interface IrqLine {
+  set(level: boolean): void;
+}
