@@ -160,6 +160,7 @@ mount --bind /dev /host/dev; mount -t proc proc /host/proc; mount -t sysfs sys /
 mount -t debugfs none /host/sys/kernel/debug
 mount -t tmpfs -o size=75% tmpfs /host/tmp
 mount -t devpts devpts /host/dev/pts 2>/dev/null
+mkdir -p "/host$out"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out "/host$out" || echo "VIREO-HARNESS: 9p out failed"
 if [ -c /dev/kvm ]; then echo "VIREO-HARNESS: kvm ready $(cut -d' ' -f1 /proc/uptime)"; else echo "VIREO-HARNESS: no /dev/kvm in L1"; fi
 echo "VIREO-HARNESS: begin"
