@@ -1,0 +1,155 @@
+/**
+ * The control plane: one object that the Electron app, the browser-mode server and the CLI all
+ * drive. Its `handlers` implement every bridge call (preload/contract.ts) with arguments already
+ * validated by the caller (main/ipc/router.ts); its events tell every window what changed,
+ * including changes another process (the CLI) made on disk.
+ *
+ * Runtime: Node (no Electron: main/app binds it to IPC, main/serve to WebSocket).
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BridgeHandlers, EventName, EventPayload, VmSummary } from '../../preload/contract.js';
+import { BridgeFailure } from '../../preload/contract.js';
+import { listFolder } from './files.js';
+import { hostInfo } from './host-info.js';
+import { inspectIso, IsoError } from './iso-inspect.js';
+import { Library } from './library.js';
+import { OS_CATALOG } from './os-catalog.js';
+
+export interface ControlPlaneOptions {
+  home: string;
+  mode: 'electron' | 'browser';
+  version?: string;
+  /** Watch the library folder for changes made by other processes (default true). */
+  watch?: boolean;
+}
+
+export type EventListener = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
+
+export interface ControlPlane {
+  readonly library: Library;
+  readonly handlers: BridgeHandlers;
+  onEvent(listener: EventListener): () => void;
+  close(): Promise<void>;
+}
+
+/** --home flag, then VIREO_HOME, then $XDG_DATA_HOME/vireo, then ~/.local/share/vireo. */
+export function resolveLibraryRoot(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag) return path.resolve(flag);
+  if (env.VIREO_HOME) return path.resolve(env.VIREO_HOME);
+  if (env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME))
+    return path.join(env.XDG_DATA_HOME, 'vireo');
+  return path.join(os.homedir(), '.local', 'share', 'vireo');
+}
+
+export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const library = new Library(options.home);
+  await library.init();
+  const listeners = new Set<EventListener>();
+  const emit: EventListener = (name, payload) => {
+    for (const l of listeners) l(name, payload);
+  };
+
+  /** What each VM looked like at the last notice, so disk changes become precise events. */
+  const known = new Map<string, string>();
+  const remember = (vm: VmSummary): void => {
+    known.set(vm.id, JSON.stringify(vm));
+  };
+  const changed = (vm: VmSummary): VmSummary => {
+    remember(vm);
+    emit('vm.changed', { vm });
+    return vm;
+  };
+  const rescan = async (): Promise<void> => {
+    const all = await library.list().catch(() => null);
+    if (!all) return;
+    const seen = new Set<string>();
+    for (const vm of all) {
+      seen.add(vm.id);
+      if (known.get(vm.id) !== JSON.stringify(vm)) changed(vm);
+    }
+    for (const id of [...known.keys()]) {
+      if (!seen.has(id)) {
+        known.delete(id);
+        emit('vm.removed', { id });
+      }
+    }
+  };
+  for (const vm of await library.list().catch(() => [])) remember(vm);
+
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  if (options.watch !== false) {
+    try {
+      watcher = watch(options.home, { recursive: true }, () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void rescan(), 150);
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined; // recursive watch unsupported: events still flow for our own changes
+    }
+  }
+
+  const version = options.version ?? '0.1.0';
+  const handlers: BridgeHandlers = {
+    'host.info': () => Promise.resolve(hostInfo(options.home, options.mode, version)),
+    'os.catalog': () => Promise.resolve([...OS_CATALOG]),
+    'iso.inspect': async ({ path: file }) => {
+      try {
+        return await inspectIso(file);
+      } catch (e) {
+        if (e instanceof IsoError) throw new BridgeFailure('invalid-arguments', e.message);
+        throw e;
+      }
+    },
+    'files.list': ({ path: folder, extensions }) => listFolder(folder, extensions),
+    'vm.list': () => library.list(),
+    'vm.get': ({ id }) => library.get(id),
+    'vm.create': async (request) => changed(await library.create(request)),
+    'vm.update': async ({ id, changes }) => changed(await library.update(id, changes)),
+    'vm.deletePlan': async ({ id }) => ({ files: await library.deletePlan(id) }),
+    'vm.delete': async ({ id, deleteFiles }) => {
+      const vm = await library.get(id);
+      const removed = await library.delete(vm.id, deleteFiles);
+      known.delete(vm.id);
+      emit('vm.removed', { id: vm.id });
+      return { removed };
+    },
+    'vm.start': async ({ id }) => {
+      const vm = await library.get(id);
+      if (!vm.accessible)
+        throw new BridgeFailure(
+          'invalid-state',
+          `VM "${vm.name}" is inaccessible: ${vm.stateReason}`,
+        );
+      if (library.supervisor.isActive(vm.state))
+        throw new BridgeFailure('invalid-state', `"${vm.config.name}" is already ${vm.state}.`);
+      return library.supervisor.start(vm.folder);
+    },
+    'vm.pause': async ({ id }) =>
+      library.supervisor.control((await library.get(id)).folder, 'pause'),
+    'vm.resume': async ({ id }) =>
+      library.supervisor.control((await library.get(id)).folder, 'resume'),
+    'vm.powerOff': async ({ id }) =>
+      library.supervisor.control((await library.get(id)).folder, 'powerOff'),
+    'vm.shutdown': async ({ id }) =>
+      library.supervisor.control((await library.get(id)).folder, 'shutdown'),
+  };
+
+  return {
+    library,
+    handlers,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      clearTimeout(timer);
+      watcher?.close();
+      listeners.clear();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The supervisor: which VMs run, in which VM host process, and their state.
+ *
+ * Running state is shared between processes (the app, `vireo serve`, the CLI) through a small
+ * run file in the VM's folder, `.vireo-run.json` `{ pid, state, startedAt }`, written atomically
+ * by whoever started the VM host process. A run file whose pid is not alive is stale: the VM is
+ * then "aborted" if the file says it was running (its host died without saying goodbye).
+ *
+ * NOT BUILT YET: spawning the VM host process. The engine (issue "The engine: KVM through koffi")
+ * and the PC machine are separate pieces of work; until they land, `start` refuses with an
+ * `unavailable` error that says so, rather than pretending. The seam is {@link Supervisor.start}.
+ *
+ * Runtime: Node.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { BridgeFailure, VmState } from '../../preload/contract.js';
+
+export const RUN_FILE = '.vireo-run.json';
+
+const RunFile = z.object({
+  pid: z.number().int().positive(),
+  state: VmState,
+  startedAt: z.string(),
+  reason: z.string().nullable().optional(),
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class Supervisor {
+  /** The state of the VM in `folder`, from its run file. */
+  async state(folder: string): Promise<{ state: VmState; reason: string | null }> {
+    let raw: string;
+    try {
+      raw = await fs.readFile(path.join(folder, RUN_FILE), 'utf8');
+    } catch {
+      return { state: 'powered-off', reason: null };
+    }
+    let parsed;
+    try {
+      parsed = RunFile.parse(JSON.parse(raw));
+    } catch {
+      return {
+        state: 'aborted',
+        reason: `The run file ${RUN_FILE} is unreadable; the VM's host process state is unknown.`,
+      };
+    }
+    if (alive(parsed.pid)) return { state: parsed.state, reason: parsed.reason ?? null };
+    if (parsed.state === 'aborted') return { state: 'aborted', reason: parsed.reason ?? null };
+    return {
+      state: 'aborted',
+      reason: `The VM host process (pid ${parsed.pid}) ended without powering the VM off.`,
+    };
+  }
+
+  isActive(state: VmState): boolean {
+    return (
+      state === 'running' || state === 'paused' || state === 'starting' || state === 'stopping'
+    );
+  }
+
+  start(_folder: string): Promise<never> {
+    return Promise.reject(
+      new BridgeFailure(
+        'unavailable',
+        "Vireo's engine cannot start this machine yet: the KVM engine and the PC machine (firmware, CD-ROM, display) are still being built. The VM's settings are saved and it will start once they land.",
+      ),
+    );
+  }
+
+  /** Pause, resume, power off and ACPI shutdown act on a running VM host process. */
+  async control(
+    folder: string,
+    action: 'pause' | 'resume' | 'powerOff' | 'shutdown',
+  ): Promise<never> {
+    const { state } = await this.state(folder);
+    const need = action === 'resume' ? 'paused' : 'running';
+    throw new BridgeFailure(
+      'invalid-state',
+      `Cannot ${actionWords[action]}: the VM is ${stateWords[state]}, not ${stateWords[need]}.`,
+    );
+  }
+}
+
+const actionWords = {
+  pause: 'pause',
+  resume: 'resume',
+  powerOff: 'power off',
+  shutdown: 'shut down',
+} as const;
+export const stateWords: Record<VmState, string> = {
+  'powered-off': 'powered off',
+  starting: 'starting',
+  running: 'running',
+  paused: 'paused',
+  saved: 'saved',
+  stopping: 'stopping',
+  aborted: 'aborted',
+  inaccessible: 'inaccessible',
+};
