@@ -45,15 +45,22 @@ export async function main(
     err: (t: string) => process.stderr.write(`${t}\n`),
   },
 ): Promise<number> {
+  // --home is global and may stand before or after the verb (`vireo serve --home DIR`).
   let home: string | undefined;
+  const args: string[] = [];
+  for (let j = 0; j < argv.length; j++) {
+    const a = argv[j]!;
+    if (a === '--home') {
+      home = argv[++j];
+      if (!home) return usageFailure(io, '--home needs a folder');
+    } else if (a.startsWith('--home=')) home = a.slice(7);
+    else args.push(a);
+  }
+  argv = args;
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--home') {
-      home = argv[++i];
-      if (!home) return usageFailure(io, '--home needs a folder');
-    } else if (a.startsWith('--home=')) home = a.slice(7);
-    else if (a === '--help' || a === '-h' || a === 'help') {
+    if (a === '--help' || a === '-h' || a === 'help') {
       io.out(GLOBAL_USAGE);
       return 0;
     } else if (a === '--version') {

@@ -1,0 +1,155 @@
+/** The main window: toolbar, VM list, details pane, and the dialogs they open. */
+import { useEffect, useState } from 'react';
+import type { CallName } from '../../../preload/contract';
+import { call } from '../lib/bridge';
+import { useConnection } from '../stores/connection';
+import { useLibrary } from '../stores/library';
+import { Details } from '../features/details/Details';
+import { DeleteDialog } from '../features/delete/DeleteDialog';
+import { SettingsDialog } from '../features/settings/SettingsDialog';
+import { VmList } from '../features/vm-list/VmList';
+import { NewVmWizard } from '../features/wizard/NewVmWizard';
+
+type Dialog = 'new' | 'settings' | 'delete' | null;
+
+function ToolButton({
+  label,
+  icon,
+  disabled,
+  onClick,
+  testId,
+}: {
+  label: string;
+  icon: string;
+  disabled?: boolean;
+  onClick: () => void;
+  testId: string;
+}) {
+  return (
+    <button
+      className="tool"
+      disabled={disabled}
+      onClick={onClick}
+      data-testid={testId}
+      title={label}
+    >
+      <span className="tool-icon" aria-hidden>
+        {icon}
+      </span>
+      <span>{label}</span>
+    </button>
+  );
+}
+
+export function App() {
+  const { vms, loaded, selectedId, error, load, showError, dismissError, host } = useLibrary();
+  const connected = useConnection((s) => s.connected);
+  const [dialog, setDialog] = useState<Dialog>(null);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  const vm = vms.find((v) => v.id === selectedId) ?? null;
+  const state = vm?.state;
+  const act = (name: Extract<CallName, 'vm.start' | 'vm.pause' | 'vm.resume' | 'vm.powerOff'>) => {
+    if (vm) call(name, { id: vm.id }).catch(showError);
+  };
+
+  return (
+    <div className="app">
+      <header className="toolbar" role="toolbar">
+        <div className="brand">Vireo</div>
+        <ToolButton label="New" icon="✚" onClick={() => setDialog('new')} testId="tool-new" />
+        <ToolButton
+          label="Settings"
+          icon="⚙"
+          disabled={!vm?.accessible}
+          onClick={() => setDialog('settings')}
+          testId="tool-settings"
+        />
+        <ToolButton
+          label="Start"
+          icon="▶"
+          disabled={!vm?.accessible || state === 'running' || state === 'paused'}
+          onClick={() => act('vm.start')}
+          testId="tool-start"
+        />
+        <ToolButton
+          label={state === 'paused' ? 'Resume' : 'Pause'}
+          icon="❚❚"
+          disabled={state !== 'running' && state !== 'paused'}
+          onClick={() => act(state === 'paused' ? 'vm.resume' : 'vm.pause')}
+          testId="tool-pause"
+        />
+        <ToolButton
+          label="Stop"
+          icon="■"
+          disabled={state !== 'running' && state !== 'paused'}
+          onClick={() => act('vm.powerOff')}
+          testId="tool-stop"
+        />
+        <ToolButton
+          label="Delete"
+          icon="✕"
+          disabled={!vm || state === 'running' || state === 'paused'}
+          onClick={() => setDialog('delete')}
+          testId="tool-delete"
+        />
+        <div className="spacer" />
+        {host && !host.hypervisor.available && (
+          <div className="host-warning" title={host.hypervisor.reason ?? ''}>
+            VMs cannot run on this host: {host.hypervisor.reason}
+          </div>
+        )}
+      </header>
+      {!connected && (
+        <div className="banner disconnected">
+          Disconnected from the Vireo server — reconnecting…
+        </div>
+      )}
+      {error && (
+        <div className="banner error" role="alert" data-testid="error-banner">
+          <span>{error}</span>
+          <button onClick={dismissError} aria-label="Dismiss">
+            ✕
+          </button>
+        </div>
+      )}
+      <main className="main">
+        {loaded && vms.length === 0 ? (
+          <div className="empty" data-testid="empty-state">
+            <h2>Welcome to Vireo</h2>
+            <p>You have no virtual machines yet.</p>
+            <p>
+              Click <strong>New</strong> to create one: give it a name, pick the operating system
+              (or let Vireo detect it from an ISO image), choose memory, processors and a disk.
+            </p>
+            <button className="primary" onClick={() => setDialog('new')}>
+              Create a virtual machine
+            </button>
+          </div>
+        ) : (
+          <>
+            <aside className="sidebar">
+              <VmList
+                onOpenSettings={() => vm?.accessible && setDialog('settings')}
+                onDelete={() => vm && setDialog('delete')}
+              />
+            </aside>
+            <section className="content">
+              {vm ? (
+                <Details vm={vm} />
+              ) : (
+                <div className="muted pad">Select a virtual machine.</div>
+              )}
+            </section>
+          </>
+        )}
+      </main>
+      {dialog === 'new' && <NewVmWizard onClose={() => setDialog(null)} />}
+      {dialog === 'settings' && vm?.accessible && (
+        <SettingsDialog vm={vm} onClose={() => setDialog(null)} />
+      )}
+      {dialog === 'delete' && vm && <DeleteDialog vm={vm} onClose={() => setDialog(null)} />}
+    </div>
+  );
+}
