@@ -49,6 +49,7 @@ export async function inspectIso(path: string): Promise<IsoInfo> {
   }
   try {
     const stat = await handle.stat();
+    if (stat.isDirectory()) throw new IsoError(`${path} is a folder, not an ISO image`);
     if (!stat.isFile()) throw new IsoError(`${path} is not a regular file`);
     if (stat.size < (FIRST_DESCRIPTOR_SECTOR + 2) * SECTOR) {
       throw new IsoError(`${path} is not an ISO 9660 image: it is too small (${stat.size} bytes)`);

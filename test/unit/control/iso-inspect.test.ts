@@ -1,0 +1,100 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inspectIso } from '../../../main/control/iso-inspect';
+
+let dir: string;
+function makeIso(name: string, label: string, bootable: boolean): string {
+  const tree = path.join(dir, `${name}-tree`);
+  mkdirSync(path.join(tree, 'isolinux'), { recursive: true });
+  writeFileSync(path.join(tree, 'hello.txt'), 'hello\n');
+  const iso = path.join(dir, `${name}.iso`);
+  const boot = bootable
+    ? [
+        '-b',
+        'isolinux/isolinux.bin',
+        '-c',
+        'isolinux/boot.cat',
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-boot-info-table',
+      ]
+    : [];
+  if (bootable) execFileSync('cp', ['/usr/lib/ISOLINUX/isolinux.bin', path.join(tree, 'isolinux')]);
+  execFileSync(
+    'xorriso',
+    [
+      '-as',
+      'mkisofs',
+      '-quiet',
+      '-R',
+      '-J',
+      '-V',
+      label,
+      '-publisher',
+      'Vireo tests',
+      '-o',
+      iso,
+      ...boot,
+      tree,
+    ],
+    { stdio: 'ignore' },
+  );
+  return iso;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'vireo-iso-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ISO inspection', () => {
+  it('reads the label and the El Torito catalog, and maps Debian labels', async () => {
+    const info = await inspectIso(makeIso('debian', 'Debian 12.5.0 amd64 n', true));
+    expect(info.volumeLabel).toBe('Debian 12.5.0 amd64 n');
+    expect(info.publisher).toBe('VIREO TESTS');
+    expect(info.bootable).toBe(true);
+    expect(info.bootPlatforms).toEqual(['x86']);
+    expect(info.detectedOs?.id).toBe('debian-12');
+  });
+
+  it.each([
+    ['Ubuntu 24.04 LTS amd64', 'ubuntu-24.04'],
+    ['alpine-std 3.20.0 x86_64', 'alpine'],
+    ['CCCOMA_X64FRE_EN-US_DV9', 'windows-11'],
+  ])('maps %s to %s', async (label, id) => {
+    expect((await inspectIso(makeIso(id, label, false))).detectedOs?.id).toBe(id);
+  });
+
+  it('says unknown honestly and not bootable for a plain data disc', async () => {
+    const info = await inspectIso(makeIso('data', 'HOLIDAY_PHOTOS', false));
+    expect(info.bootable).toBe(false);
+    expect(info.detectedOs).toBeNull();
+  });
+
+  it('refuses what is not an ISO, truncated or missing, with clear messages', async () => {
+    const good = readFileSync(makeIso('trunc', 'Debian 12 x', true));
+    const truncated = path.join(dir, 'truncated.iso');
+    writeFileSync(truncated, good.subarray(0, 16 * 2048 + 100));
+    await expect(inspectIso(truncated)).rejects.toThrow(/too small|truncated/);
+    const junk = path.join(dir, 'junk.iso');
+    writeFileSync(junk, Buffer.alloc(40 * 2048, 0x41));
+    await expect(inspectIso(junk)).rejects.toThrow('no CD001 signature');
+    await expect(inspectIso(path.join(dir, 'nope.iso'))).rejects.toThrow('ISO image not found');
+    await expect(inspectIso(dir)).rejects.toThrow('is a folder');
+  });
+
+  it('survives a corrupted boot catalog pointer', async () => {
+    const bytes = readFileSync(makeIso('badcat', 'Debian 12 y', true));
+    // Boot record descriptor is at sector 17; point its catalog far past the end.
+    bytes.writeUInt32LE(0x7fffffff, 17 * 2048 + 0x47);
+    const bad = path.join(dir, 'badcat2.iso');
+    writeFileSync(bad, bytes);
+    const info = await inspectIso(bad);
+    expect(info.bootable).toBe(false);
+    expect(info.volumeLabel).toBe('Debian 12 y');
+  });
+});
