@@ -38,13 +38,17 @@ const GLOBAL_USAGE = [
   '  --help       this help; `vireo COMMAND --help` for a command',
 ].join('\n');
 
-export async function main(
-  argv: string[],
-  io = {
-    out: (t: string) => process.stdout.write(`${t}\n`),
-    err: (t: string) => process.stderr.write(`${t}\n`),
-  },
-): Promise<number> {
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: CliIo = {
+  out: (t) => void process.stdout.write(`${t}\n`),
+  err: (t) => void process.stderr.write(`${t}\n`),
+};
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   // --home is global and may stand before or after the verb (`vireo serve --home DIR`).
   let home: string | undefined;
   const args: string[] = [];
