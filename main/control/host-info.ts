@@ -4,11 +4,12 @@
  *
  * Runtime: Node.
  */
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import type { HostInfo } from '../../preload/contract.js';
 
-export function hypervisorStatus(): HostInfo['hypervisor'] {
+/** `device` is a parameter so tests can point it at a path that is missing or not a device. */
+export function hypervisorStatus(device = '/dev/kvm'): HostInfo['hypervisor'] {
   if (process.platform !== 'linux') {
     return {
       available: false,
@@ -16,22 +17,27 @@ export function hypervisorStatus(): HostInfo['hypervisor'] {
       reason: `Vireo's engine runs on Linux KVM; ${process.platform} support (Hypervisor.framework) is not built yet.`,
     };
   }
-  if (!existsSync('/dev/kvm')) {
+  if (!existsSync(device)) {
     return {
       available: false,
       name: 'kvm',
-      reason:
-        '/dev/kvm does not exist: enable virtualization in the firmware and load the module (sudo modprobe kvm_intel or sudo modprobe kvm_amd).',
+      reason: `${device} does not exist: enable virtualization in the firmware and load kvm-intel or kvm-amd (sudo modprobe kvm_intel, or sudo modprobe kvm_amd).`,
     };
   }
   try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    accessSync(device, constants.R_OK | constants.W_OK);
   } catch {
     return {
       available: false,
       name: 'kvm',
-      reason:
-        'No permission to use /dev/kvm: add yourself to the kvm group (sudo usermod -aG kvm $USER) and log in again.',
+      reason: `No permission to use ${device}: add yourself to the kvm group (sudo usermod -aG kvm $USER) and log in again.`,
+    };
+  }
+  if (!statSync(device).isCharacterDevice()) {
+    return {
+      available: false,
+      name: 'kvm',
+      reason: `${device} is not a device file: remove it and load kvm-intel or kvm-amd (sudo modprobe kvm_intel, or sudo modprobe kvm_amd).`,
     };
   }
   return { available: true, name: 'kvm', reason: null };

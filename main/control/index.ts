@@ -25,6 +25,11 @@ export interface ControlPlaneOptions {
   watch?: boolean;
 }
 
+/** Editors save in bursts (temp file, rename); one rescan after the burst is enough. */
+const RESCAN_DEBOUNCE_MS = 150;
+/** How often a library with an active VM is re-read to notice a VM host process that died. */
+const ACTIVE_POLL_MS = 2000;
+
 export type EventListener = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
 
 export interface ControlPlane {
@@ -61,13 +66,43 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     emit('vm.changed', { vm });
     return vm;
   };
-  const rescan = async (): Promise<void> => {
+  const watching = options.watch !== false;
+  const watchers = new Map<string, FSWatcher>();
+  let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  let closed = false;
+  const scheduleRescan = (): void => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void rescan(), RESCAN_DEBOUNCE_MS);
+  };
+  const watchFolder = (folder: string, recursive: boolean): void => {
+    if (watchers.has(folder)) return;
+    try {
+      const w = watch(folder, { recursive }, scheduleRescan);
+      w.on('error', () => {
+        w.close();
+        watchers.delete(folder);
+      });
+      watchers.set(folder, w);
+    } catch {
+      // Folder gone or unwatchable: the periodic rescan below still notices changes.
+    }
+  };
+  /**
+   * Compares the library on disk with what listeners were last told and emits the difference.
+   * Also watches VM folders outside the root (the root's recursive watch does not reach them),
+   * and keeps polling while a VM is active, because a VM host process dying changes no file.
+   */
+  const rescan = async (baseline = false): Promise<void> => {
     const all = await library.list().catch(() => null);
-    if (!all) return;
+    if (!all || closed) return;
     const seen = new Set<string>();
     for (const vm of all) {
       seen.add(vm.id);
-      if (known.get(vm.id) !== JSON.stringify(vm)) changed(vm);
+      if (baseline) remember(vm);
+      else if (known.get(vm.id) !== JSON.stringify(vm)) changed(vm);
+      if (path.dirname(vm.folder) !== options.home) watchFolder(vm.folder, false);
     }
     for (const id of [...known.keys()]) {
       if (!seen.has(id)) {
@@ -75,21 +110,14 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
         emit('vm.removed', { id });
       }
     }
+    clearTimeout(poll);
+    if (all.some((vm) => vm.accessible && library.supervisor.isActive(vm.state)))
+      poll = setTimeout(() => void rescan(), ACTIVE_POLL_MS);
   };
-  for (const vm of await library.list().catch(() => [])) remember(vm);
-
-  let watcher: FSWatcher | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  if (options.watch !== false) {
-    try {
-      watcher = watch(options.home, { recursive: true }, () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => void rescan(), 150);
-      });
-      watcher.on('error', () => undefined);
-    } catch {
-      watcher = undefined; // recursive watch unsupported: events still flow for our own changes
-    }
+  if (watching) {
+    // The baseline costs a full list; the CLI (watch: false) never needs it.
+    watchFolder(options.home, true);
+    await rescan(true);
   }
 
   const version = options.version ?? '0.1.0';
@@ -146,8 +174,11 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       return () => listeners.delete(listener);
     },
     close() {
+      closed = true;
       clearTimeout(timer);
-      watcher?.close();
+      clearTimeout(poll);
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
       listeners.clear();
       return Promise.resolve();
     },

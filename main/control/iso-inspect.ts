@@ -81,6 +81,7 @@ export async function inspectIso(path: string): Promise<IsoInfo> {
         bootCatalogSector = vd.readUInt32LE(0x47);
     }
     if (!primary) throw new IsoError(`${path} has no ISO 9660 primary volume descriptor`);
+    checkVolumeSize(path, primary, stat.size);
 
     const boot = { bootable: false, platforms: new Set<string>() };
     if (
@@ -105,6 +106,30 @@ export async function inspectIso(path: string): Promise<IsoInfo> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * ECMA-119 8.4.8 and 8.4.12: the volume space size (in logical blocks, offset 80) and the logical
+ * block size (offset 128) are "both-byte orders" fields (7.3.3: little- then big-endian copy).
+ * A disagreeing pair, a block size other than 2048 (what every CD and ISO uses), or a volume
+ * larger than the file means a damaged or truncated download, which is worth saying plainly.
+ */
+function checkVolumeSize(path: string, pvd: Buffer, fileSize: number): void {
+  const blocks = pvd.readUInt32LE(80);
+  const blockSize = pvd.readUInt16LE(128);
+  if (blocks !== pvd.readUInt32BE(84) || blockSize !== pvd.readUInt16BE(130))
+    throw new IsoError(
+      `${path} has a damaged primary volume descriptor (its two copies of the volume size disagree)`,
+    );
+  if (blockSize !== SECTOR)
+    throw new IsoError(
+      `${path} uses ${blockSize}-byte logical blocks; Vireo reads ISO images with ${SECTOR}-byte blocks`,
+    );
+  const volumeBytes = blocks * blockSize;
+  if (volumeBytes > fileSize)
+    throw new IsoError(
+      `${path} is truncated: the volume is ${volumeBytes} bytes but the file has ${fileSize} bytes; download it again`,
+    );
 }
 
 /** El Torito 2.1-2.4: validation entry, default entry, then section headers and entries. */

@@ -20,16 +20,21 @@ import {
   BridgeFailure,
   VM_CONFIG_VERSION,
   VmConfig,
+  type BootConfig,
   type NewVmRequest,
   type VmChanges,
   type VmSummary,
 } from '../../preload/contract.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { findOs } from './os-catalog.js';
-import { Supervisor, stateWords } from './supervisor.js';
+import { RUN_FILE, Supervisor, stateWords } from './supervisor.js';
 
 export const CONFIG_SUFFIX = '.vireo.json';
 const REGISTRY_FILE = 'library.json';
+/** Where the VM host process writes its logs (engine), inside the VM folder. */
+export const LOGS_FOLDER = 'Logs';
+/** A real config is a few KiB; anything past this is not one, and is not read into memory. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 const Registry = z.object({
   version: z.literal(1),
@@ -85,11 +90,21 @@ export class Library {
     } catch {
       return { version: 1, external: [], hidden: [] };
     }
-    const parsed = Registry.safeParse(JSON.parse(raw));
+    const file = path.join(this.root, REGISTRY_FILE);
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (e) {
+      throw new BridgeFailure(
+        'io',
+        `The library registry ${file} is not valid JSON (${(e as Error).message}): fix it by hand, or remove it (VMs in folders outside the library are then forgotten, not deleted).`,
+      );
+    }
+    const parsed = Registry.safeParse(json);
     if (!parsed.success) {
       throw new BridgeFailure(
         'io',
-        `The library registry ${path.join(this.root, REGISTRY_FILE)} is damaged (${describeIssues(parsed.error)}): fix or remove it.`,
+        `The library registry ${file} is damaged (${describeIssues(parsed.error)}): fix it by hand, or remove it (VMs in folders outside the library are then forgotten, not deleted).`,
       );
     }
     return parsed.data;
@@ -102,10 +117,13 @@ export class Library {
     );
   }
 
-  /** Every VM folder: those under the root with a config file, and the registered external ones. */
-  private async folders(): Promise<string[]> {
+  /**
+   * Every VM folder with what one readdir of it shows: those under the root holding a
+   * `*.vireo.json`, then the registered external ones (listed even when missing, so the user
+   * sees "inaccessible: the folder was moved" rather than a VM silently vanishing).
+   */
+  private async folders(): Promise<FolderScan[]> {
     const registry = await this.readRegistry();
-    const found: string[] = [];
     let dirents;
     try {
       dirents = await fs.readdir(this.root, { withFileTypes: true });
@@ -115,38 +133,27 @@ export class Library {
         `Cannot read the library folder ${this.root}: ${(e as Error).message}`,
       );
     }
-    for (const d of dirents) {
-      if (!d.isDirectory() || d.name.startsWith('.')) continue;
-      const folder = path.join(this.root, d.name);
-      if (registry.hidden.includes(folder)) continue;
-      if (await this.configFileIn(folder)) found.push(folder);
+    const hidden = new Set(registry.hidden);
+    const candidates = dirents
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .map((d) => path.join(this.root, d.name))
+      .filter((folder) => !hidden.has(folder));
+    const scans = (await Promise.all(candidates.map((f) => scanFolder(f)))).filter(
+      (scan) => scan.configNames.length > 0,
+    );
+    const seen = new Set(scans.map((s) => s.folder));
+    for (const external of registry.external) {
+      if (seen.has(external)) continue;
+      seen.add(external);
+      scans.push(await scanFolder(external));
     }
-    for (const f of registry.external) if (!found.includes(f)) found.push(f);
-    return found;
-  }
-
-  /** The config file in a VM folder: `<folder name>.vireo.json`, or the only `*.vireo.json` there. */
-  private async configFileIn(folder: string): Promise<string | null> {
-    const preferred = path.join(folder, `${path.basename(folder)}${CONFIG_SUFFIX}`);
-    try {
-      await fs.access(preferred);
-      return preferred;
-    } catch {
-      // fall through
-    }
-    try {
-      const names = (await fs.readdir(folder)).filter((n) => n.endsWith(CONFIG_SUFFIX));
-      return names.length === 1 ? path.join(folder, names[0]!) : null;
-    } catch {
-      return null;
-    }
+    return scans;
   }
 
   /** Reads and validates one VM folder; never throws: unreadable configs become inaccessible entries. */
-  async summarize(folder: string): Promise<VmSummary> {
-    const configPath =
-      (await this.configFileIn(folder)) ??
-      path.join(folder, `${path.basename(folder)}${CONFIG_SUFFIX}`);
+  async summarize(folder: string, scanned?: FolderScan): Promise<VmSummary> {
+    const scan = scanned ?? (await scanFolder(folder));
+    const configPath = chooseConfigFile(scan);
     const inaccessible = (reason: string): VmSummary => ({
       accessible: false,
       id: folderId(folder),
@@ -156,17 +163,14 @@ export class Library {
       stateReason: reason,
       name: path.basename(folder),
     });
-    let raw: string;
-    try {
-      raw = await fs.readFile(configPath, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+    if (scan.error !== null) return inaccessible(scan.error);
+    if (scan.configNames.length > 1 && !scan.configNames.includes(path.basename(configPath))) {
       return inaccessible(
-        code === 'ENOENT'
-          ? `The config file ${configPath} is missing: the folder was moved or deleted.`
-          : `The config file ${configPath} cannot be read (${code ?? (e as Error).message}).`,
+        `The folder ${folder} holds several config files (${scan.configNames.join(', ')}) and none is named after the folder: keep one.`,
       );
     }
+    const raw = await readConfigText(configPath);
+    if (typeof raw !== 'string') return inaccessible(raw.reason);
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -181,13 +185,18 @@ export class Library {
         `The config file ${configPath} has version ${version}, made by a newer Vireo (this one reads version ${VM_CONFIG_VERSION}). Update Vireo to use this VM.`,
       );
     }
+    if (version !== VM_CONFIG_VERSION) {
+      return inaccessible(
+        `The config file ${configPath} has ${version === undefined ? 'no "version" field' : `version ${JSON.stringify(version)}`}; this Vireo reads version ${VM_CONFIG_VERSION}. Vireo will not change it.`,
+      );
+    }
     const parsed = VmConfig.safeParse(json);
     if (!parsed.success) {
       return inaccessible(
         `The config file ${configPath} does not match the schema (${describeIssues(parsed.error)}). Vireo will not change it.`,
       );
     }
-    const { state, reason } = await this.supervisor.state(folder);
+    const { state, reason } = await this.supervisor.state(folder, scan.hasRunFile);
     return {
       accessible: true,
       id: parsed.data.id,
@@ -200,7 +209,8 @@ export class Library {
   }
 
   async list(): Promise<VmSummary[]> {
-    const summaries = await Promise.all((await this.folders()).map((f) => this.summarize(f)));
+    const scans = await this.folders();
+    const summaries = await Promise.all(scans.map((scan) => this.summarize(scan.folder, scan)));
     return summaries.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
   }
 
@@ -264,6 +274,9 @@ export class Library {
       );
     }
     if (request.iso !== null) await mustBeFile(request.iso, 'ISO image');
+    const boot = await checkedBoot(
+      request.boot ?? { source: 'firmware', order: ['cdrom', 'disk'] },
+    );
     const parent = request.folder === null ? this.root : path.resolve(request.folder);
     const folder = path.join(parent, name);
     try {
@@ -286,7 +299,7 @@ export class Library {
       os: { family: os.family, id: os.id },
       cpus: request.cpus,
       memoryMiB: request.memoryMiB,
-      boot: request.boot ?? { source: 'firmware', order: ['cdrom', 'disk'] },
+      boot,
       disks:
         request.disk === null
           ? []
@@ -351,19 +364,10 @@ export class Library {
     if (changes.cpus !== undefined) next.cpus = changes.cpus;
     if (changes.memoryMiB !== undefined) next.memoryMiB = changes.memoryMiB;
     this.checkHost(next.cpus, next.memoryMiB);
-    if (changes.boot !== undefined) next.boot = changes.boot;
+    if (changes.boot !== undefined) next.boot = await checkedBoot(changes.boot);
     if (changes.bootOrder !== undefined) {
-      if (new Set(changes.bootOrder).size !== changes.bootOrder.length)
-        throw new BridgeFailure(
-          'invalid-arguments',
-          'Each boot device may appear once in the boot order.',
-        );
-      if (next.boot.source !== 'firmware')
-        throw new BridgeFailure(
-          'invalid-arguments',
-          'The boot order applies to firmware boot, not to a Linux kernel boot source.',
-        );
-      next.boot = { source: 'firmware', order: changes.bootOrder };
+      // A boot order means firmware boot: giving one switches a direct-kernel VM back to the BIOS.
+      next.boot = await checkedBoot({ source: 'firmware', order: changes.bootOrder });
     }
     if (changes.iso !== undefined) {
       if (changes.iso !== null) await mustBeFile(changes.iso, 'ISO image');
@@ -405,19 +409,46 @@ export class Library {
     return this.summarize(folder);
   }
 
-  /** The files `delete` with deleteFiles would remove: everything in the VM's folder. */
+  /**
+   * The files `delete` with deleteFiles would remove: the files Vireo made for this VM (its config,
+   * its disk images inside its folder, its run file, its logs, temp files of interrupted writes),
+   * like VirtualBox's "Delete all files". Anything else the user keeps in the folder stays, and the
+   * folder goes only when that leaves it empty: a damaged or hostile registry entry pointing at,
+   * say, the home folder can never turn a delete into `rm -rf ~`.
+   */
   async deletePlan(id: string): Promise<string[]> {
-    const vm = await this.get(id);
-    const files: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for (const d of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-        const full = path.join(dir, d.name);
-        if (d.isDirectory()) await walk(full);
-        else files.push(full);
+    return (await this.deleteTargets(await this.get(id))).files;
+  }
+
+  private async deleteTargets(vm: VmSummary): Promise<{ files: string[]; folders: string[] }> {
+    const names = await fs.readdir(vm.folder).catch(() => [] as string[]);
+    const inFolder = (name: string): string => path.join(vm.folder, name);
+    const files = new Set<string>();
+    const configName = path.basename(vm.configPath);
+    if (names.includes(configName)) files.add(vm.configPath);
+    if (names.includes(RUN_FILE)) files.add(inFolder(RUN_FILE));
+    for (const name of names) {
+      // Leftovers of writeFileAtomic interrupted by a crash: `.<file>.<random>.tmp`.
+      if (name.startsWith('.') && name.endsWith('.tmp')) files.add(inFolder(name));
+      if (name.endsWith('.log')) files.add(inFolder(name));
+    }
+    if (vm.accessible) {
+      for (const disk of vm.config.disks) {
+        const image = path.resolve(vm.folder, disk.path);
+        // Only images inside the VM's own folder: a shared or external image is not ours to delete.
+        if (path.dirname(image) === vm.folder && names.includes(path.basename(image)))
+          files.add(image);
       }
-    };
-    await walk(vm.folder);
-    return files.sort();
+    }
+    const folders: string[] = [];
+    if (names.includes(LOGS_FOLDER)) {
+      const logs = inFolder(LOGS_FOLDER);
+      const entries = await fs.readdir(logs, { withFileTypes: true }).catch(() => []);
+      for (const e of entries) if (e.isFile()) files.add(path.join(logs, e.name));
+      folders.push(logs);
+    }
+    folders.push(vm.folder);
+    return { files: [...files].sort(), folders };
   }
 
   async delete(id: string, deleteFiles: boolean): Promise<string[]> {
@@ -433,11 +464,24 @@ export class Library {
       await this.writeRegistry(registry);
       return [];
     }
-    const files = await this.deletePlan(id);
-    await fs.rm(vm.folder, { recursive: true, force: true });
+    const { files, folders } = await this.deleteTargets(vm);
+    const removed: string[] = [];
+    for (const file of files) {
+      try {
+        await fs.rm(file, { force: true });
+        removed.push(file);
+      } catch (e) {
+        throw new BridgeFailure(
+          'io',
+          `Deleted ${removed.length} of ${files.length} files, then could not delete ${file}: ${(e as Error).message}. Fix that and delete again.`,
+        );
+      }
+    }
+    // rmdir only removes empty folders: files the user put there stay, with their folder.
+    for (const folder of folders) await fs.rmdir(folder).catch(() => undefined);
     registry.hidden = registry.hidden.filter((f) => f !== vm.folder);
     await this.writeRegistry(registry);
-    return files;
+    return removed;
   }
 }
 
@@ -447,6 +491,26 @@ export function nameOf(vm: VmSummary): string {
 
 function serialize(config: VmConfig): string {
   return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** Boot settings with duplicate devices refused and kernel/initrd checked and made absolute. */
+async function checkedBoot(boot: BootConfig): Promise<BootConfig> {
+  if (boot.source === 'firmware') {
+    if (new Set(boot.order).size !== boot.order.length)
+      throw new BridgeFailure(
+        'invalid-arguments',
+        'Each boot device may appear once in the boot order.',
+      );
+    return { source: 'firmware', order: [...boot.order] };
+  }
+  await mustBeFile(boot.kernel, 'Kernel image');
+  if (boot.initrd !== null) await mustBeFile(boot.initrd, 'Initrd image');
+  return {
+    source: 'linux-kernel',
+    kernel: path.resolve(boot.kernel),
+    initrd: boot.initrd === null ? null : path.resolve(boot.initrd),
+    append: boot.append,
+  };
 }
 
 async function mustBeFile(file: string, what: string): Promise<void> {
@@ -460,5 +524,74 @@ async function mustBeFile(file: string, what: string): Promise<void> {
   } catch (e) {
     if (e instanceof BridgeFailure) throw e;
     throw new BridgeFailure('not-found', `${what} not found at ${file}: choose another file.`);
+  }
+}
+
+/** What one readdir of a VM folder shows: its config file candidates and whether a run file exists. */
+export interface FolderScan {
+  folder: string;
+  configNames: string[];
+  hasRunFile: boolean;
+  /** Why the folder cannot be read at all, or null. */
+  error: string | null;
+}
+
+async function scanFolder(folder: string): Promise<FolderScan> {
+  try {
+    const names = await fs.readdir(folder);
+    return {
+      folder,
+      configNames: names.filter((n) => n.endsWith(CONFIG_SUFFIX) && !n.startsWith('.')),
+      hasRunFile: names.includes(RUN_FILE),
+      error: null,
+    };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      folder,
+      configNames: [],
+      hasRunFile: false,
+      error:
+        code === 'ENOENT'
+          ? `The folder ${folder} is missing: it was moved or deleted. Move it back, or remove the VM from the library.`
+          : `The folder ${folder} cannot be read (${code ?? (e as Error).message}): check its permissions.`,
+    };
+  }
+}
+
+/** `<folder name>.vireo.json` when present, else the only `*.vireo.json` (a renamed folder). */
+function chooseConfigFile(scan: FolderScan): string {
+  const preferred = `${path.basename(scan.folder)}${CONFIG_SUFFIX}`;
+  if (scan.configNames.includes(preferred) || scan.configNames.length !== 1)
+    return path.join(scan.folder, preferred);
+  return path.join(scan.folder, scan.configNames[0]!);
+}
+
+/** The config text, refusing files too big to be a config (a hostile or misplaced file). */
+async function readConfigText(configPath: string): Promise<string | { reason: string }> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(configPath, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      reason:
+        code === 'ENOENT'
+          ? `The config file ${configPath} is missing: the folder was moved or deleted.`
+          : `The config file ${configPath} cannot be read (${code ?? (e as Error).message}).`,
+    };
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return { reason: `The config file ${configPath} is not a regular file.` };
+    if (stat.size > MAX_CONFIG_BYTES)
+      return {
+        reason: `The config file ${configPath} is ${stat.size} bytes, more than any VM config (${MAX_CONFIG_BYTES}): it is not a Vireo config. Vireo will not change it.`,
+      };
+    return await handle.readFile('utf8');
+  } catch (e) {
+    return { reason: `The config file ${configPath} cannot be read (${(e as Error).message}).` };
+  } finally {
+    await handle.close();
   }
 }

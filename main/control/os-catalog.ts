@@ -45,7 +45,8 @@ export function findOs(id: string): OsCatalogEntry | undefined {
 /**
  * Maps an ISO volume label to a catalog entry. Labels as the distributions write them:
  * "Debian 12.5.0 amd64 n", "Ubuntu 24.04 LTS amd64", "Fedora-WS-Live-40-1-14", "alpine-std 3.20.0
- * x86_64", "CCCOMA_X64FRE_EN-US_DV9" (Windows 10/11 media), "FreeBSD_14_0_RELEASE_AMD64_CD".
+ * x86_64", "CCCOMA_X64FRE_EN-US_DV9" (Windows 10/11 media), "14_0_RELEASE_AMD64_CD" (FreeBSD),
+ * "ARCH_202405" (Arch), "OpenBSD/amd64 7.5 Install CD".
  * Returns undefined for anything else: the wizard then says "unknown" rather than guess.
  */
 export function osFromVolumeLabel(label: string): OsCatalogEntry | undefined {
@@ -59,9 +60,12 @@ export function osFromVolumeLabel(label: string): OsCatalogEntry | undefined {
     [/^fedora[-_ ]/i, 'fedora'],
     [/^arch_\d{6}/i, 'arch'],
     [/^alpine/i, 'alpine'],
+    // Windows 10 and 11 media share this label; 11's defaults (4 GiB, 64 GiB) suit both.
     [/^CCCOMA_X64FRE/i, 'windows-11'],
     [/^SSS_X64FRE/i, 'windows-server-2022'],
     [/^freebsd/i, 'freebsd'],
+    // FreeBSD's own discs carry only the release: "14_0_RELEASE_AMD64_CD".
+    [/^\d+_\d+_RELEASE_AMD64/i, 'freebsd'],
     [/^openbsd/i, 'openbsd'],
   ];
   for (const [pattern, id] of rules) if (pattern.test(l)) return findOs(id);

@@ -36,8 +36,15 @@ function alive(pid: number): boolean {
 }
 
 export class Supervisor {
-  /** The state of the VM in `folder`, from its run file. */
-  async state(folder: string): Promise<{ state: VmState; reason: string | null }> {
+  /**
+   * The state of the VM in `folder`, from its run file. `runFileMayExist` false (the caller's
+   * readdir showed none) skips the read: `vireo list` on a large library reads no more than it must.
+   */
+  async state(
+    folder: string,
+    runFileMayExist = true,
+  ): Promise<{ state: VmState; reason: string | null }> {
+    if (!runFileMayExist) return { state: 'powered-off', reason: null };
     let raw: string;
     try {
       raw = await fs.readFile(path.join(folder, RUN_FILE), 'utf8');

@@ -44,6 +44,13 @@ export const createvm: CliCommand = {
     if (!allocation.success) throw new UsageError('--disk-allocation must be thin or preallocated');
     const diskSize = parseInteger('--disk-size', values['disk-size']);
     if (
+      diskSize === undefined &&
+      (values['disk-format'] !== undefined || values['disk-allocation'] !== undefined)
+    )
+      throw new UsageError(
+        '--disk-format and --disk-allocation describe a disk: give --disk-size too',
+      );
+    if (
       (values.initrd !== undefined || values.append !== undefined) &&
       values.kernel === undefined
     ) {

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError, type CliCommand } from '../command.js';
 
@@ -8,7 +9,8 @@ export const deletevm: CliCommand = {
     'vireo deletevm VM [--yes] [--keep-files]',
     '',
     '  without --yes  print the files that would be deleted and change nothing (exit 1)',
-    '  --yes          delete the VM and every file in its folder',
+    '  --yes          delete the VM: its config, disk images, logs and run file; the folder',
+    '                 goes too unless it holds files Vireo did not make',
     '  --keep-files   only remove the VM from the library; its folder stays on disk',
   ].join('\n'),
   async run(argv, ctx) {
@@ -37,6 +39,10 @@ export const deletevm: CliCommand = {
     }
     const { removed } = await ctx.call('vm.delete', { id: vm.id, deleteFiles: true });
     ctx.out(`"${name}" deleted (${removed.length} file${removed.length === 1 ? '' : 's'} removed)`);
+    // Vireo deletes only the files it made; anything else the user put there stays.
+    const left = await readdir(vm.folder).catch(() => null);
+    if (left !== null)
+      ctx.out(`The folder ${vm.folder} was kept: it also holds ${left.join(', ')}`);
     return 0;
   },
 };
