@@ -1,6 +1,7 @@
 /** The main window: toolbar, VM list, details pane, and the dialogs they open. */
 import { useEffect, useState } from 'react';
 import type { CallName } from '../../../preload/contract';
+import appIcon from '../../../assets/icons/vireo.svg';
 import { call } from '../lib/bridge';
 import { useConnection } from '../stores/connection';
 import { useLibrary } from '../stores/library';
@@ -57,7 +58,10 @@ export function App() {
   return (
     <div className="app">
       <header className="toolbar" role="toolbar">
-        <div className="brand">Vireo</div>
+        <div className="brand">
+          <img src={appIcon} width={26} height={26} alt="" />
+          Vireo
+        </div>
         <ToolButton label="New" icon="✚" onClick={() => setDialog('new')} testId="tool-new" />
         <ToolButton
           label="Settings"

@@ -36,7 +36,15 @@ export function createWebSocketBridge(onConnection: (connected: boolean) => void
       for (const m of queue.splice(0)) ws.send(m);
     };
     ws.onmessage = (ev: MessageEvent<string>) => {
-      const msg = JSON.parse(ev.data) as WireMessage;
+      let msg: WireMessage;
+      try {
+        msg = JSON.parse(ev.data) as WireMessage;
+      } catch {
+        // A frame that is not JSON is not ours to act on; keep the connection and the UI alive.
+        console.warn('vireo: ignored a malformed message from the server');
+        return;
+      }
+      if (typeof msg !== 'object' || msg === null) return;
       if (msg.type === 'result') {
         pending.get(msg.id)?.resolve(msg.result);
         pending.delete(msg.id);
