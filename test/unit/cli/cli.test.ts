@@ -1,5 +1,5 @@
 /** The `vireo` CLI, in-process through main(), on a temporary library. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,5 +85,78 @@ describe('vireo', () => {
     expect((await vireo('createvm', '--name', 'y', '--cdrom', '/no/such.iso')).err).toContain(
       'ISO image not found',
     );
+  });
+
+  it('modifyvm changes OS type, direct kernel boot, NIC and video memory', async () => {
+    const kernel = path.join(home, 'bzImage');
+    writeFileSync(kernel, 'kernel');
+    expect((await vireo('createvm', '--name', 'k-vm')).code).toBe(0);
+    const needsKernel = await vireo('modifyvm', 'k-vm', '--append', 'quiet');
+    expect(needsKernel.code).toBe(2);
+    expect(needsKernel.err).toContain('give --kernel');
+    const r = await vireo(
+      'modifyvm',
+      'k-vm',
+      '--ostype',
+      'debian-12',
+      '--kernel',
+      kernel,
+      '--append',
+      'console=ttyS0 quiet',
+      '--nic',
+      'none',
+      '--vram',
+      '32',
+    );
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect((await vireo('modifyvm', 'k-vm', '--append', 'console=ttyS0')).code).toBe(0);
+    const vm = JSON.parse((await vireo('showvminfo', 'k-vm', '--json')).out) as {
+      config: Record<string, unknown>;
+    };
+    expect(vm.config.os).toEqual({ family: 'linux', id: 'debian-12' });
+    expect(vm.config.boot).toEqual({
+      source: 'linux-kernel',
+      kernel,
+      initrd: null,
+      append: 'console=ttyS0',
+    });
+    expect((vm.config.network as { adapter: string }).adapter).toBe('none');
+    expect(vm.config.display).toEqual({ vramMiB: 32 });
+    expect((await vireo('modifyvm', 'k-vm', '--boot', 'cdrom', '--kernel', kernel)).code).toBe(2);
+    expect((await vireo('modifyvm', 'k-vm', '--nic', 'e1000')).code).toBe(2);
+    expect((await vireo('modifyvm', 'k-vm')).err).toContain('nothing to change');
+  });
+
+  it('createvm refuses disk details without a disk size, and cpus beyond the host', async () => {
+    const r = await vireo('createvm', '--name', 'd', '--disk-format', 'raw');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('give --disk-size too');
+    const cpus = await vireo(
+      'createvm',
+      '--name',
+      'd',
+      '--cpus',
+      String(os.availableParallelism() + 1),
+    );
+    expect(cpus.code).not.toBe(0);
+    expect(cpus.err).toContain(`this host has ${os.availableParallelism()}`);
+    expect((await vireo('list')).out).not.toContain('"d"');
+  });
+
+  it('deletevm --keep-files forgets the VM and keeps its folder; --yes keeps files it did not make', async () => {
+    expect((await vireo('createvm', '--name', 'keep')).code).toBe(0);
+    const kept = await vireo('deletevm', 'keep', '--keep-files');
+    expect(kept.code).toBe(0);
+    expect(kept.out).toContain(`its files stay in ${path.join(home, 'keep')}`);
+    expect(readdirSync(path.join(home, 'keep'))).toEqual(['keep.vireo.json']);
+    expect((await vireo('list')).out).not.toContain('"keep"');
+
+    expect((await vireo('createvm', '--name', 'mixed')).code).toBe(0);
+    writeFileSync(path.join(home, 'mixed', 'notes.txt'), 'mine');
+    const gone = await vireo('deletevm', 'mixed', '--yes');
+    expect(gone.out).toContain('1 file removed');
+    expect(gone.out).toContain('also holds notes.txt');
+    expect(readdirSync(path.join(home, 'mixed'))).toEqual(['notes.txt']);
   });
 });

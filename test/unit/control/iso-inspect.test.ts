@@ -97,4 +97,81 @@ describe('ISO inspection', () => {
     expect(info.bootable).toBe(false);
     expect(info.volumeLabel).toBe('Debian 12 y');
   });
+
+  it('lists every El Torito platform: BIOS and UEFI entries', async () => {
+    const tree = path.join(dir, 'hybrid-tree');
+    mkdirSync(path.join(tree, 'isolinux'), { recursive: true });
+    mkdirSync(path.join(tree, 'efi'), { recursive: true });
+    execFileSync('cp', ['/usr/lib/ISOLINUX/isolinux.bin', path.join(tree, 'isolinux')]);
+    // The EFI entry's image content is not checked by xorriso or by us: a blank 1.44 MB image.
+    writeFileSync(path.join(tree, 'efi', 'efiboot.img'), Buffer.alloc(1440 * 1024));
+    const iso = path.join(dir, 'hybrid.iso');
+    execFileSync(
+      'xorriso',
+      [
+        '-as',
+        'mkisofs',
+        '-quiet',
+        '-R',
+        '-V',
+        'Debian 13.1.0 amd64 n',
+        '-o',
+        iso,
+        '-b',
+        'isolinux/isolinux.bin',
+        '-c',
+        'isolinux/boot.cat',
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-boot-info-table',
+        '-eltorito-alt-boot',
+        '-e',
+        'efi/efiboot.img',
+        '-no-emul-boot',
+        tree,
+      ],
+      { stdio: 'ignore' },
+    );
+    const info = await inspectIso(iso);
+    expect(info.bootable).toBe(true);
+    expect(info.bootPlatforms).toEqual(['x86', 'efi']);
+    expect(info.detectedOs?.id).toBe('debian-13');
+    expect(info.detectedOs?.label).toContain('Debian 13');
+  });
+
+  it('refuses an image cut short inside its volume, or with a damaged volume size', async () => {
+    const good = readFileSync(makeIso('short', 'Debian 12 z', false));
+    expect(good.length).toBeGreaterThan(24 * 2048);
+    const short = path.join(dir, 'short-cut.iso');
+    writeFileSync(short, good.subarray(0, 24 * 2048));
+    await expect(inspectIso(short)).rejects.toThrow(
+      /is truncated: the volume is \d+ bytes but the file has 49152 bytes/,
+    );
+
+    const mismatched = Buffer.from(good);
+    mismatched.writeUInt32BE(0xffffff, 16 * 2048 + 84); // big-endian copy no longer agrees
+    const bad = path.join(dir, 'mismatch.iso');
+    writeFileSync(bad, mismatched);
+    await expect(inspectIso(bad)).rejects.toThrow('two copies of the volume size disagree');
+
+    const blocks = Buffer.from(good);
+    blocks.writeUInt16LE(512, 16 * 2048 + 128);
+    blocks.writeUInt16BE(512, 16 * 2048 + 130);
+    const odd = path.join(dir, 'blocks.iso');
+    writeFileSync(odd, blocks);
+    await expect(inspectIso(odd)).rejects.toThrow('512-byte logical blocks');
+  });
+
+  it('ignores a boot catalog whose validation entry checksum is wrong (El Torito 2.1)', async () => {
+    const bytes = readFileSync(makeIso('cksum', 'alpine-std 3.20.0 x86_64', true));
+    const catalogSector = bytes.readUInt32LE(17 * 2048 + 0x47);
+    const at = catalogSector * 2048 + 4;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at); // validation entry no longer sums to zero
+    const bad = path.join(dir, 'cksum-bad.iso');
+    writeFileSync(bad, bytes);
+    const info = await inspectIso(bad);
+    expect(info.bootable).toBe(false);
+    expect(info.detectedOs?.id).toBe('alpine');
+  });
 });

@@ -1,9 +1,17 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BridgeFailure, type NewVmRequest } from '../../../preload/contract';
-import { writeFileAtomic } from '../../../main/control/atomic-write';
 import { Library } from '../../../main/control/library';
 import { RUN_FILE } from '../../../main/control/supervisor';
 
@@ -158,21 +166,156 @@ describe('the VM library', () => {
   });
 });
 
-describe('atomic writes', () => {
-  it('replaces the file whole and leaves no temp file', async () => {
-    const file = path.join(root, 'f.json');
-    await writeFileAtomic(file, 'one');
-    await writeFileAtomic(file, 'two');
-    expect(readFileSync(file, 'utf8')).toBe('two');
-    expect(readdirSync(root)).toEqual(['f.json']);
+describe('the VM library against hostile or damaged folders', () => {
+  it('shows an external VM whose folder went missing as inaccessible, and lists the rest', async () => {
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'vireo-else-'));
+    try {
+      const vm = await library.create(request({ name: 'roamer', folder: elsewhere }));
+      await library.create(request());
+      renameSync(vm.folder, `${vm.folder}-moved`);
+      const list = await library.list();
+      expect(list.map((v) => v.accessible)).toEqual([true, false]);
+      expect(list[1]!.stateReason).toContain('is missing: it was moved or deleted');
+      // Removing it from the library forgets the registry entry and touches no file.
+      await library.delete(list[1]!.id, false);
+      expect((await library.list()).map((v) => v.accessible)).toEqual([true]);
+      expect(readdirSync(`${vm.folder}-moved`)).toEqual(['roamer.vireo.json']);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
-  it('leaves the old content and no temp file when the final rename fails', async () => {
-    const target = path.join(root, 'busy');
-    mkdirSync(target);
-    writeFileSync(path.join(target, 'keep'), 'old');
-    await expect(writeFileAtomic(target, 'new')).rejects.toThrow();
-    expect(readFileSync(path.join(target, 'keep'), 'utf8')).toBe('old');
-    expect(readdirSync(root)).toEqual(['busy']);
+  it.each([
+    ['no version', JSON.stringify({ name: 'x' }), 'no "version" field'],
+    ['a string version', JSON.stringify({ version: '1' }), 'version "1"'],
+    ['JSON that is not an object', 'null', 'no "version" field'],
+    ['a config far too big', `{"pad": "${'x'.repeat(1100 * 1024)}"}`, 'it is not a Vireo config'],
+  ])('reports %s as inaccessible without rewriting it', async (_what, content, reason) => {
+    mkdirSync(path.join(root, 'odd'));
+    const file = path.join(root, 'odd', 'odd.vireo.json');
+    writeFileSync(file, content);
+    const [vm] = await library.list();
+    expect(vm?.accessible).toBe(false);
+    expect(vm?.stateReason).toContain(reason);
+    expect((await failure(library.update(vm!.id, { cpus: 1 }))).code).toBe('invalid-state');
+    expect(readFileSync(file, 'utf8')).toBe(content);
+  });
+
+  it('ignores folders without a config and refuses folders with several', async () => {
+    mkdirSync(path.join(root, 'photos'));
+    writeFileSync(path.join(root, 'photos', 'a.jpg'), '');
+    mkdirSync(path.join(root, 'twins'));
+    writeFileSync(path.join(root, 'twins', 'a.vireo.json'), '{}');
+    writeFileSync(path.join(root, 'twins', 'b.vireo.json'), '{}');
+    const list = await library.list();
+    expect(list).toHaveLength(1);
+    expect(list[0]!.stateReason).toContain('several config files');
+  });
+
+  it('says clearly that a damaged registry is damaged, and never overwrites it', async () => {
+    const registry = path.join(root, 'library.json');
+    writeFileSync(registry, '{"version": 1, "external": [');
+    const e = await failure(library.list());
+    expect(e.code).toBe('io');
+    expect(e.message).toContain('library.json is not valid JSON');
+    await failure(library.create(request()));
+    expect(readFileSync(registry, 'utf8')).toBe('{"version": 1, "external": [');
+    writeFileSync(registry, JSON.stringify({ version: 1, external: [7], hidden: [] }));
+    expect((await failure(library.list())).message).toContain('external.0');
+  });
+
+  it('deletes only the files Vireo made, and keeps the folder when the user put others there', async () => {
+    const vm = await library.create(request());
+    writeFileSync(path.join(vm.folder, 'alpha.qcow2'), 'disk');
+    writeFileSync(path.join(vm.folder, 'notes.txt'), 'mine');
+    mkdirSync(path.join(vm.folder, 'Logs'));
+    writeFileSync(path.join(vm.folder, 'Logs', 'vm.log'), 'log');
+    const plan = await library.deletePlan(vm.id);
+    expect(plan).toEqual([
+      path.join(vm.folder, 'Logs', 'vm.log'),
+      path.join(vm.folder, 'alpha.qcow2'),
+      path.join(vm.folder, 'alpha.vireo.json'),
+    ]);
+    expect(await library.delete(vm.id, true)).toEqual(plan);
+    expect(readdirSync(vm.folder)).toEqual(['notes.txt']);
+    expect(await library.list()).toEqual([]);
+  });
+
+  it('never deletes outside the VM folder, even when a hostile registry points at a home', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'vireo-home-'));
+    try {
+      writeFileSync(path.join(home, 'thesis.tex'), 'precious');
+      writeFileSync(path.join(home, 'home.vireo.json'), 'not json');
+      writeFileSync(
+        path.join(root, 'library.json'),
+        JSON.stringify({ version: 1, external: [home], hidden: [] }),
+      );
+      const [vm] = await library.list();
+      expect(vm?.accessible).toBe(false);
+      expect(await library.delete(vm!.id, true)).toEqual([path.join(home, 'home.vireo.json')]);
+      expect(readFileSync(path.join(home, 'thesis.tex'), 'utf8')).toBe('precious');
+      // A disk path that climbs out of the folder is not deleted either.
+      const outside = path.join(home, 'shared.qcow2');
+      writeFileSync(outside, 'shared');
+      const ok = await library.create(request({ name: 'climber' }));
+      const file = ok.configPath;
+      const config = JSON.parse(readFileSync(file, 'utf8')) as { disks: { path: string }[] };
+      config.disks[0]!.path = outside;
+      writeFileSync(file, JSON.stringify(config));
+      await library.delete(ok.id, true);
+      expect(existsSync(outside)).toBe(true);
+      expect(existsSync(ok.folder)).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('boot settings', () => {
+  it('checks and records a direct Linux kernel boot, and a boot order switches back to firmware', async () => {
+    const kernel = path.join(root, 'bzImage');
+    writeFileSync(kernel, 'kernel');
+    const missing = await failure(
+      library.create(
+        request({
+          name: 'k',
+          boot: { source: 'linux-kernel', kernel: '/no/bzImage', initrd: null, append: '' },
+        }),
+      ),
+    );
+    expect(missing.message).toContain('Kernel image not found at /no/bzImage');
+    expect(existsSync(path.join(root, 'k'))).toBe(false);
+    const vm = await library.create(
+      request({
+        name: 'k',
+        boot: { source: 'linux-kernel', kernel, initrd: null, append: 'console=ttyS0' },
+      }),
+    );
+    expect(vm.accessible && vm.config.boot).toEqual({
+      source: 'linux-kernel',
+      kernel,
+      initrd: null,
+      append: 'console=ttyS0',
+    });
+    const back = await library.update(vm.id, { bootOrder: ['disk'] });
+    expect(back.accessible && back.config.boot).toEqual({ source: 'firmware', order: ['disk'] });
+    const dup = await failure(library.update(vm.id, { bootOrder: ['disk', 'disk'] }));
+    expect(dup.message).toContain('appear once');
+  });
+
+  it('may change the ISO of a running VM, but not its network adapter', async () => {
+    const iso = path.join(root, 'x.iso');
+    writeFileSync(iso, '');
+    const vm = await library.create(request());
+    writeFileSync(
+      path.join(vm.folder, RUN_FILE),
+      JSON.stringify({ pid: process.pid, state: 'paused', startedAt: new Date().toISOString() }),
+    );
+    const live = await library.update(vm.id, { iso });
+    expect(live.accessible && live.config.optical.iso).toBe(iso);
+    const e = await failure(
+      library.update(vm.id, { network: { adapter: 'none', mac: '52:54:00:00:00:01' } }),
+    );
+    expect(e.message).toContain('network cannot change while it is paused');
   });
 });

@@ -1,0 +1,104 @@
+/**
+ * The `vireo` command as a real process: the CLI bundled the way scripts/build.mjs bundles it
+ * (into <tmp>/out/cli/vireo.js, where it runs itself), started with node, checked by its exit
+ * code, stdout and stderr. Covers what in-process tests cannot: autorun, VIREO_HOME, signals.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let dir: string;
+let cli: string;
+let home: string;
+
+function vireo(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, VIREO_HOME: '', ...env },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'vireo-cli-proc-'));
+  cli = path.join(dir, 'out', 'cli', 'vireo.js');
+  home = path.join(dir, 'library');
+  await build({
+    entryPoints: [path.resolve(import.meta.dirname, '../../../main/cli/index.ts')],
+    outfile: cli,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['electron', 'koffi', 'playwright-core'],
+    logLevel: 'silent',
+    banner: {
+      js: "import { createRequire as __vireoCreateRequire } from 'node:module'; const require = __vireoCreateRequire(import.meta.url);",
+    },
+  });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('vireo as a process', () => {
+  it('exits 2 with the usage on stderr for bad input, 0 for --help', () => {
+    const none = vireo([]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('usage: vireo');
+    const unknownFlag = vireo(['--home', home, 'list', '--everything']);
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.err).toMatch(/Unknown option '--everything'[\s\S]*usage: vireo list/);
+    expect(vireo(['--home', home, 'list', 'extra']).code).toBe(2);
+    const help = vireo(['createvm', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('--disk-allocation thin|preallocated');
+  });
+
+  it('uses VIREO_HOME, and --home over it', () => {
+    expect(vireo(['createvm', '--name', 'env-vm'], { VIREO_HOME: home }).code).toBe(0);
+    expect(readFileSync(path.join(home, 'env-vm', 'env-vm.vireo.json'), 'utf8')).toContain(
+      '"version": 1',
+    );
+    expect(vireo(['list'], { VIREO_HOME: home }).out).toMatch(
+      /^"env-vm" \{[0-9a-f-]{36}\} powered off\n$/,
+    );
+    const other = path.join(dir, 'other');
+    expect(vireo(['--home', other, 'list'], { VIREO_HOME: home }).out).toBe('');
+  });
+
+  it('lists an inaccessible VM only with --all, and exits 1 when asked to change it', () => {
+    mkdirSync(path.join(home, 'broken'));
+    writeFileSync(path.join(home, 'broken', 'broken.vireo.json'), '{ nope');
+    expect(vireo(['--home', home, 'list']).out).not.toContain('broken');
+    const all = vireo(['--home', home, 'list', '--all']);
+    expect(all.out).toMatch(/"broken" \{folder-[0-9a-f]+\} inaccessible: .*not valid JSON/);
+    const edit = vireo(['--home', home, 'modifyvm', 'broken', '--cpus', '1']);
+    expect(edit.code).toBe(1);
+    expect(edit.err).toContain('inaccessible');
+    expect(readFileSync(path.join(home, 'broken', 'broken.vireo.json'), 'utf8')).toBe('{ nope');
+  });
+
+  it('serve prints the URL first and exits 0 on SIGTERM', async () => {
+    const renderer = path.join(dir, 'renderer');
+    mkdirSync(renderer);
+    writeFileSync(path.join(renderer, 'index.html'), '<!doctype html><title>Vireo</title>');
+    const child = spawn(process.execPath, [cli, '--home', home, 'serve', '--port', '0'], {
+      env: { ...process.env, VIREO_RENDERER_DIR: renderer },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const first = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`serve exited early (${code})`)));
+    });
+    expect(first).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+$/);
+    const page = await fetch(first);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>Vireo</title>');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
