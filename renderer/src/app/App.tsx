@@ -1,5 +1,5 @@
 /** The main window: toolbar, VM list, details pane, and the dialogs they open. */
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import type { CallName } from '../../../preload/contract';
 import appIcon from '../../../assets/icons/vireo.svg';
 import { call } from '../lib/bridge';
@@ -9,7 +9,12 @@ import { Details } from '../features/details/Details';
 import { DeleteDialog } from '../features/delete/DeleteDialog';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
 import { VmList } from '../features/vm-list/VmList';
-import { NewVmWizard } from '../features/wizard/NewVmWizard';
+
+// The wizard is the one screen that needs the contract's zod schemas at run time (name rules):
+// loading it on first use keeps zod out of the bundle the main window waits for.
+const NewVmWizard = lazy(() =>
+  import('../features/wizard/NewVmWizard').then((m) => ({ default: m.NewVmWizard })),
+);
 
 type Dialog = 'new' | 'settings' | 'delete' | null;
 
@@ -149,7 +154,11 @@ export function App() {
           </>
         )}
       </main>
-      {dialog === 'new' && <NewVmWizard onClose={() => setDialog(null)} />}
+      {dialog === 'new' && (
+        <Suspense fallback={<div className="modal-backdrop" />}>
+          <NewVmWizard onClose={() => setDialog(null)} />
+        </Suspense>
+      )}
       {dialog === 'settings' && vm?.accessible && (
         <SettingsDialog vm={vm} onClose={() => setDialog(null)} />
       )}
