@@ -153,12 +153,13 @@ done
 mkdir -p /lower /rw /host
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower || echo "VIREO-HARNESS: 9p hostroot failed"
 mount -t tmpfs -o size=50% tmpfs /rw; mkdir -p /rw/upper /rw/work
-mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /host || { echo "VIREO-HARNESS: overlay failed, using the read-only root"; mount --bind /lower /host; }
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /host || { echo "VIREO-HARNESS: overlay failed, using the read-only root"; mount --bind /lower /host; mount -t tmpfs -o size=75% tmpfs /host/tmp; }
 out=$(cat /proc/cmdline | tr ' ' '\\n' | sed -n 's/^vireo.out=//p')
 run=$(cat /proc/cmdline | tr ' ' '\\n' | sed -n 's/^vireo.run=//p')
 mount --bind /dev /host/dev; mount -t proc proc /host/proc; mount -t sysfs sys /host/sys
 mount -t debugfs none /host/sys/kernel/debug
-mount -t tmpfs -o size=75% tmpfs /host/tmp
+# No separate tmpfs on /tmp: the overlay already makes it writable, and a checkout or results
+# folder under /tmp (CI clones often live there) must stay visible.
 mount -t devpts devpts /host/dev/pts 2>/dev/null
 mkdir -p "/host$out"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out "/host$out" || echo "VIREO-HARNESS: 9p out failed"
