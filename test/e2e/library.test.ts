@@ -111,6 +111,19 @@ describe('the VM library in the browser', () => {
     expect(config.disks[0]?.sizeMiB).toBe(12 * 1024);
   });
 
+  it('sends a refusal from the server back to the step that can fix it', async () => {
+    await page.getByTestId('tool-new').click();
+    await page.getByTestId('wizard-name').fill('web server'); // names clash case-insensitively
+    for (let step = 0; step < 5; step++) await page.getByTestId('wizard-next').click();
+    await page.getByTestId('wizard-finish').click();
+    await page.getByTestId('wizard-error').getByText('already exists').waitFor();
+    expect(await page.locator('.wizard-steps li.current').innerText()).toBe('Name and folder');
+    expect(await page.getByTestId('wizard-name').inputValue()).toBe('web server');
+    await shot(page, '05b-wizard-name-taken');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByTestId('wizard').waitFor({ state: 'detached' });
+  });
+
   it('edits the VM in Settings and the details follow', async () => {
     await page.getByTestId('tool-settings').click();
     await page.getByTestId('settings-page-System').click();
@@ -160,5 +173,38 @@ describe('the VM library in the browser', () => {
     await page.getByTestId('delete-all').click();
     await page.getByTestId('empty-state').waitFor();
     expect(existsSync(path.join(server.home, 'Web Server'))).toBe(false);
+  });
+
+  it('lists VMs the CLI creates, with their OS icons (the README screenshot)', async () => {
+    const create = (name: string, ostype: string) => {
+      const run = spawnSync(
+        process.execPath,
+        ['bin/vireo.js', '--home', server.home, 'createvm', '--name', name, '--ostype', ostype],
+        { encoding: 'utf8' },
+      );
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+    };
+    create('Debian Web Server', 'debian-12');
+    create('Windows 11 Desktop', 'windows-11');
+    create('FreeBSD Builder', 'freebsd');
+    create('Alpine Router', 'alpine');
+    for (const name of [
+      'Alpine Router',
+      'Debian Web Server',
+      'FreeBSD Builder',
+      'Windows 11 Desktop',
+    ])
+      await page.getByTestId(`vm-item-${name}`).waitFor({ timeout: 10_000 });
+    await page.getByTestId('vm-item-Debian Web Server').click();
+    await page.getByTestId('vm-list').press('ArrowDown');
+    await page.getByTestId('details').getByRole('heading', { name: 'FreeBSD Builder' }).waitFor();
+    await page.getByTestId('vm-list').press('ArrowUp');
+    await page.getByTestId('details').getByRole('heading', { name: 'Debian Web Server' }).waitFor();
+    // The Start refusal shown earlier is dismissable, and goes.
+    if (await page.getByTestId('error-banner').isVisible())
+      await page.getByTestId('error-banner').getByRole('button', { name: 'Dismiss' }).click();
+    await page.getByTestId('error-banner').waitFor({ state: 'detached' });
+    await shot(page, 'main-window');
   });
 });

@@ -4,25 +4,16 @@
  * on the step they belong to).
  */
 import { useState } from 'react';
-import {
-  VmName,
-  type DiskAllocation,
-  type DiskFormat,
-  type IsoInfo,
-  type OsCatalogEntry,
+import type {
+  DiskAllocation,
+  DiskFormat,
+  IsoInfo,
+  OsCatalogEntry,
 } from '../../../../preload/contract';
 import { call } from '../../lib/bridge';
 import { useLibrary } from '../../stores/library';
 import { FilePicker } from '../file-picker/FilePicker';
-
-const STEPS = [
-  'Name and folder',
-  'Operating system',
-  'Hardware',
-  'Hard disk',
-  'Optical drive',
-  'Summary',
-] as const;
+import { memoryWarning, STEPS, stepForCreateError, validateStep } from './wizard-steps';
 
 export function NewVmWizard({ onClose }: { onClose: () => void }) {
   const { catalog, host, select } = useLibrary();
@@ -67,21 +58,12 @@ export function NewVmWizard({ onClose }: { onClose: () => void }) {
     }
   };
 
-  const validate = (): string | null => {
-    if (step === 0) {
-      const r = VmName.safeParse(name);
-      if (!r.success) return r.error.issues[0]?.message ?? 'Invalid name';
-    }
-    if (step === 2) {
-      if (!Number.isInteger(cpus) || cpus < 1 || cpus > maxCpus)
-        return `Processors must be between 1 and ${maxCpus} (this host's cores).`;
-      if (!Number.isInteger(memory) || memory < 4 || memory > maxMemory)
-        return `Memory must be between 4 and ${maxMemory} MiB (this host's RAM).`;
-    }
-    if (step === 3 && withDisk && (!Number.isFinite(diskGiB) || diskGiB <= 0 || diskGiB > 65536))
-      return 'Disk size must be between 0.01 and 65536 GiB.';
-    return null;
-  };
+  const validate = (): string | null =>
+    validateStep(
+      step,
+      { name, cpus, memoryMiB: memory, withDisk, diskGiB },
+      { cores: maxCpus, memoryMiB: maxMemory },
+    );
   const next = () => {
     const problem = validate();
     setError(problem);
@@ -104,17 +86,15 @@ export function NewVmWizard({ onClose }: { onClose: () => void }) {
       select(vm.id);
       onClose();
     } catch (e) {
-      setError((e as Error).message);
+      // Take the user to the step where the refused value can be changed.
+      const message = (e as Error).message;
+      setStep(stepForCreateError(message));
+      setError(message);
     } finally {
       setBusy(false);
     }
   };
-  const memoryWarning =
-    memory > maxMemory * 0.75
-      ? 'More than 75% of the host RAM: the host may start swapping.'
-      : memory > maxMemory * 0.5
-        ? 'More than half of the host RAM.'
-        : null;
+  const memoryNote = memoryWarning(memory, maxMemory);
 
   return (
     <div className="modal-backdrop">
@@ -216,7 +196,7 @@ export function NewVmWizard({ onClose }: { onClose: () => void }) {
                   />
                 </div>
               </label>
-              {memoryWarning && <div className="warning">{memoryWarning}</div>}
+              {memoryNote && <div className="warning">{memoryNote}</div>}
               <label>
                 Processors <span className="muted">host: {maxCpus} cores</span>
                 <div className="slider">
