@@ -28,20 +28,27 @@ import {
 import { writeFileAtomic } from './atomic-write.js';
 import { findOs } from './os-catalog.js';
 import { RUN_FILE, Supervisor, stateWords } from './supervisor.js';
+import {
+  CONFIG_SUFFIX,
+  chooseConfigFile,
+  readConfigText,
+  scanFolder,
+  type FolderScan,
+} from './vm-folder.js';
 
-export const CONFIG_SUFFIX = '.vireo.json';
+export { CONFIG_SUFFIX } from './vm-folder.js';
 const REGISTRY_FILE = 'library.json';
 /** Where the VM host process writes its logs (engine), inside the VM folder. */
 export const LOGS_FOLDER = 'Logs';
-/** A real config is a few KiB; anything past this is not one, and is not read into memory. */
-const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Folders read between two yields to the event loop while listing (see vm-folder.ts). */
+const LIST_SLICE = 64;
 
 const Registry = z.object({
   version: z.literal(1),
   /** VM folders that live outside the root (the wizard's folder field). */
-  external: z.array(z.string()),
+  external: z.array(z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path')),
   /** Folders inside the root the user removed from the library but kept on disk. */
-  hidden: z.array(z.string()),
+  hidden: z.array(z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path')),
 });
 type Registry = z.infer<typeof Registry>;
 
@@ -122,7 +129,7 @@ export class Library {
    * `*.vireo.json`, then the registered external ones (listed even when missing, so the user
    * sees "inaccessible: the folder was moved" rather than a VM silently vanishing).
    */
-  private async folders(): Promise<FolderScan[]> {
+  private async folders(): Promise<{ folder: string; registered: boolean }[]> {
     const registry = await this.readRegistry();
     let dirents;
     try {
@@ -137,22 +144,17 @@ export class Library {
     const candidates = dirents
       .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
       .map((d) => path.join(this.root, d.name))
-      .filter((folder) => !hidden.has(folder));
-    const scans = (await Promise.all(candidates.map((f) => scanFolder(f)))).filter(
-      (scan) => scan.configNames.length > 0,
-    );
-    const seen = new Set(scans.map((s) => s.folder));
-    for (const external of registry.external) {
-      if (seen.has(external)) continue;
-      seen.add(external);
-      scans.push(await scanFolder(external));
-    }
-    return scans;
+      .filter((folder) => !hidden.has(folder))
+      .map((folder) => ({ folder, registered: false }));
+    const inRoot = new Set(candidates.map((c) => c.folder));
+    for (const folder of new Set(registry.external))
+      if (!inRoot.has(folder)) candidates.push({ folder, registered: true });
+    return candidates;
   }
 
   /** Reads and validates one VM folder; never throws: unreadable configs become inaccessible entries. */
   async summarize(folder: string, scanned?: FolderScan): Promise<VmSummary> {
-    const scan = scanned ?? (await scanFolder(folder));
+    const scan = scanned ?? scanFolder(folder);
     const configPath = chooseConfigFile(scan);
     const inaccessible = (reason: string): VmSummary => ({
       accessible: false,
@@ -169,7 +171,7 @@ export class Library {
         `The folder ${folder} holds several config files (${scan.configNames.join(', ')}) and none is named after the folder: keep one.`,
       );
     }
-    const raw = await readConfigText(configPath);
+    const raw = readConfigText(configPath);
     if (typeof raw !== 'string') return inaccessible(raw.reason);
     let json: unknown;
     try {
@@ -209,8 +211,18 @@ export class Library {
   }
 
   async list(): Promise<VmSummary[]> {
-    const scans = await this.folders();
-    const summaries = await Promise.all(scans.map((scan) => this.summarize(scan.folder, scan)));
+    const folders = await this.folders();
+    const summaries: VmSummary[] = [];
+    for (let i = 0; i < folders.length; i += LIST_SLICE) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const { folder, registered } of folders.slice(i, i + LIST_SLICE)) {
+        const scan = scanFolder(folder);
+        // A folder under the root without a readable config is not a VM (photos, a backup...);
+        // a registered one is, and shows as inaccessible with the reason.
+        if (!registered && scan.configNames.length === 0) continue;
+        summaries.push(await this.summarize(folder, scan));
+      }
+    }
     return summaries.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
   }
 
@@ -524,74 +536,5 @@ async function mustBeFile(file: string, what: string): Promise<void> {
   } catch (e) {
     if (e instanceof BridgeFailure) throw e;
     throw new BridgeFailure('not-found', `${what} not found at ${file}: choose another file.`);
-  }
-}
-
-/** What one readdir of a VM folder shows: its config file candidates and whether a run file exists. */
-export interface FolderScan {
-  folder: string;
-  configNames: string[];
-  hasRunFile: boolean;
-  /** Why the folder cannot be read at all, or null. */
-  error: string | null;
-}
-
-async function scanFolder(folder: string): Promise<FolderScan> {
-  try {
-    const names = await fs.readdir(folder);
-    return {
-      folder,
-      configNames: names.filter((n) => n.endsWith(CONFIG_SUFFIX) && !n.startsWith('.')),
-      hasRunFile: names.includes(RUN_FILE),
-      error: null,
-    };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return {
-      folder,
-      configNames: [],
-      hasRunFile: false,
-      error:
-        code === 'ENOENT'
-          ? `The folder ${folder} is missing: it was moved or deleted. Move it back, or remove the VM from the library.`
-          : `The folder ${folder} cannot be read (${code ?? (e as Error).message}): check its permissions.`,
-    };
-  }
-}
-
-/** `<folder name>.vireo.json` when present, else the only `*.vireo.json` (a renamed folder). */
-function chooseConfigFile(scan: FolderScan): string {
-  const preferred = `${path.basename(scan.folder)}${CONFIG_SUFFIX}`;
-  if (scan.configNames.includes(preferred) || scan.configNames.length !== 1)
-    return path.join(scan.folder, preferred);
-  return path.join(scan.folder, scan.configNames[0]!);
-}
-
-/** The config text, refusing files too big to be a config (a hostile or misplaced file). */
-async function readConfigText(configPath: string): Promise<string | { reason: string }> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(configPath, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return {
-      reason:
-        code === 'ENOENT'
-          ? `The config file ${configPath} is missing: the folder was moved or deleted.`
-          : `The config file ${configPath} cannot be read (${code ?? (e as Error).message}).`,
-    };
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) return { reason: `The config file ${configPath} is not a regular file.` };
-    if (stat.size > MAX_CONFIG_BYTES)
-      return {
-        reason: `The config file ${configPath} is ${stat.size} bytes, more than any VM config (${MAX_CONFIG_BYTES}): it is not a Vireo config. Vireo will not change it.`,
-      };
-    return await handle.readFile('utf8');
-  } catch (e) {
-    return { reason: `The config file ${configPath} cannot be read (${(e as Error).message}).` };
-  } finally {
-    await handle.close();
   }
 }

@@ -8,6 +8,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -199,6 +200,13 @@ describe('the VM library against hostile or damaged folders', () => {
     expect(vm?.stateReason).toContain(reason);
     expect((await failure(library.update(vm!.id, { cpus: 1 }))).code).toBe('invalid-state');
     expect(readFileSync(file, 'utf8')).toBe(content);
+  });
+
+  it('does not hang on a FIFO planted as a config file', async () => {
+    mkdirSync(path.join(root, 'pipe'));
+    execFileSync('mkfifo', [path.join(root, 'pipe', 'pipe.vireo.json')]);
+    const [vm] = await library.list();
+    expect(vm?.stateReason).toContain('is not a regular file');
   });
 
   it('ignores folders without a config and refuses folders with several', async () => {

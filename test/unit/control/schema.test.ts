@@ -2,27 +2,23 @@
  * The VM config schema (preload/vm-config.ts) and the bridge calls' argument schemas
  * (preload/contract.ts): the same schemas guard the files on disk and every renderer call.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { calls, VmConfig, VmName } from '../../../preload/contract';
 
-const valid = {
-  version: 1,
-  id: '0b7e3f6c-2a7d-4c1e-9b8a-1f2e3d4c5b6a',
-  name: 'Debian 12',
-  description: '',
-  os: { family: 'linux', id: 'debian-12' },
-  cpus: 2,
-  memoryMiB: 2048,
-  boot: { source: 'firmware', order: ['cdrom', 'disk'] },
-  disks: [
-    { path: 'Debian 12.qcow2', format: 'qcow2', sizeMiB: 20480, allocation: 'thin', bus: 'virtio' },
-  ],
-  optical: { iso: '/isos/debian-12.iso' },
-  network: { adapter: 'virtio-net', mac: '52:54:00:12:34:56' },
-  display: { vramMiB: 16 },
-  serial: { enabled: true },
-  createdAt: '2026-11-24T17:00:00.000Z',
-};
+/** The example config in docs/library.md: the first ```json block after "## The config file". */
+function documentedExample(): Record<string, unknown> {
+  const doc = readFileSync(path.resolve(import.meta.dirname, '../../../docs/library.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## The config file'));
+  const block = /```json\n([\s\S]*?)\n```/.exec(section);
+  if (!block) throw new Error('docs/library.md has no example config');
+  return JSON.parse(block[1]!) as Record<string, unknown>;
+}
+
+const valid = documentedExample() as {
+  disks: Record<string, unknown>[];
+} & Record<string, unknown>;
 
 /** The path of the first schema issue, as the user sees it in "field: message". */
 function firstIssue(value: unknown): string {
@@ -51,6 +47,11 @@ describe('the VM config schema', () => {
     expect(firstIssue(config)).toBe(field);
   });
 
+  it('says which field is wrong in the words docs/library.md quotes', () => {
+    const result = VmConfig.safeParse({ ...valid, cpus: 0 });
+    expect(result.error!.issues[0]!.message).toBe('Too small: expected number to be >=1');
+  });
+
   it.each(['', '.hidden', 'a/b', 'a\\b', 'x'.repeat(65), 'tab\there', 'what?'])(
     'refuses the VM name %j, which could not be a folder name',
     (name) => {
@@ -67,7 +68,10 @@ describe('bridge call arguments', () => {
       false,
     );
     expect(
-      calls['vm.update'].args.safeParse({ id: valid.id, changes: { cpus: 2, root: true } }).success,
+      calls['vm.update'].args.safeParse({
+        id: valid.id as string,
+        changes: { cpus: 2, root: true },
+      }).success,
     ).toBe(false);
     expect(calls['iso.inspect'].args.safeParse({ path: 'a\u0000b' }).success).toBe(false);
     expect(
