@@ -65,7 +65,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   for (; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h' || a === 'help') {
-      io.out(GLOBAL_USAGE);
+      // `vireo help VERB` is `vireo VERB --help`.
+      const verb = a === 'help' ? COMMANDS.find((c) => c.name === argv[i + 1]) : undefined;
+      io.out(verb ? `usage: ${verb.usage}` : GLOBAL_USAGE);
       return 0;
     } else if (a === '--version') {
       io.out('vireo 0.1.0');
@@ -136,5 +138,12 @@ function usageFailure(io: { err: (t: string) => void }, message: string): number
 
 // Run when loaded as the bundled CLI (out/cli/vireo.js), not when imported by tests.
 if (process.env.VIREO_CLI_NO_AUTORUN !== '1' && import.meta.url.endsWith('/out/cli/vireo.js')) {
+  // `vireo list | head -1`: the reader left; stop quietly like other Unix tools, not with a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   process.exitCode = await main(process.argv.slice(2));
 }

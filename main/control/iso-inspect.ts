@@ -6,7 +6,7 @@
  *
  * Runtime: Node.
  */
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import type { IsoInfo } from '../../preload/contract.js';
 import { osFromVolumeLabel } from './os-catalog.js';
 
@@ -37,7 +37,9 @@ const PLATFORMS: Record<number, string> = { 0x00: 'x86', 0x01: 'ppc', 0x02: 'mac
 export async function inspectIso(path: string): Promise<IsoInfo> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(path, 'r');
+    // O_NONBLOCK: opening a FIFO given as the ISO must fail the regular-file check below, not
+    // wait forever for a writer; it changes nothing for regular files.
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')

@@ -16,6 +16,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BridgeFailure, VmState } from '../../preload/contract.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 export const RUN_FILE = '.vireo-run.json';
 
@@ -66,6 +67,32 @@ export class Supervisor {
       state: 'aborted',
       reason: `The VM host process (pid ${parsed.pid}) ended without powering the VM off.`,
     };
+  }
+
+  /**
+   * Publishes the state of the VM host process that runs the VM in `folder` (called by whoever
+   * spawned it, on every state change), so the app, `vireo serve` and the CLI all see it.
+   */
+  async recordRun(
+    folder: string,
+    run: { pid: number; state: VmState; reason?: string | null },
+    startedAt = new Date(),
+  ): Promise<void> {
+    const record: z.infer<typeof RunFile> = {
+      pid: run.pid,
+      state: run.state,
+      startedAt: startedAt.toISOString(),
+      reason: run.reason ?? null,
+    };
+    await writeFileAtomic(
+      path.join(folder, RUN_FILE),
+      `${JSON.stringify(RunFile.parse(record))}\n`,
+    );
+  }
+
+  /** The VM powered off cleanly: no run file means powered off. */
+  async clearRun(folder: string): Promise<void> {
+    await fs.rm(path.join(folder, RUN_FILE), { force: true });
   }
 
   isActive(state: VmState): boolean {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Library } from '../../../main/control/library';
 
 let dir: string;
 let cli: string;
@@ -79,6 +80,38 @@ describe('vireo as a process', () => {
     expect(edit.code).toBe(1);
     expect(edit.err).toContain('inaccessible');
     expect(readFileSync(path.join(home, 'broken', 'broken.vireo.json'), 'utf8')).toBe('{ nope');
+  });
+
+  it('stops quietly when the reader of its output goes away (EPIPE)', async () => {
+    const big = path.join(dir, 'big');
+    const library = new Library(big);
+    await library.init();
+    for (let i = 0; i < 40; i++) {
+      const vm = await library.create({
+        name: `vm-${i}`,
+        folder: null,
+        os: { family: 'other', id: 'other' },
+        cpus: 1,
+        memoryMiB: 64,
+        disk: null,
+        iso: null,
+      });
+      await library.update(vm.id, { description: 'x'.repeat(4000) });
+    }
+    // 40 VMs x 4 KB is more than a pipe holds, so the writes after `head` exits hit EPIPE.
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        'set -o pipefail; "$0" "$1" --home "$2" list --json | head -c 1 >/dev/null',
+        process.execPath,
+        cli,
+        big,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 
   it('serve prints the URL first and exits 0 on SIGTERM', async () => {

@@ -85,6 +85,9 @@ describe('ISO inspection', () => {
     await expect(inspectIso(junk)).rejects.toThrow('no CD001 signature');
     await expect(inspectIso(path.join(dir, 'nope.iso'))).rejects.toThrow('ISO image not found');
     await expect(inspectIso(dir)).rejects.toThrow('is a folder');
+    const fifo = path.join(dir, 'pipe.iso');
+    execFileSync('mkfifo', [fifo]);
+    await expect(inspectIso(fifo)).rejects.toThrow('is not a regular file');
   });
 
   it('survives a corrupted boot catalog pointer', async () => {

@@ -119,6 +119,16 @@ describe('the VM library', () => {
     await library.update(vm.id, { description: 'live edit' });
   });
 
+  it('shares run state through the run file the supervisor writes', async () => {
+    const vm = await library.create(request());
+    await library.supervisor.recordRun(vm.folder, { pid: process.pid, state: 'paused' });
+    // Another Library (another process, in effect) sees it.
+    expect((await new Library(root).get(vm.id)).state).toBe('paused');
+    expect(readdirSync(vm.folder).sort()).toEqual(['.vireo-run.json', 'alpha.vireo.json']);
+    await library.supervisor.clearRun(vm.folder);
+    expect((await library.get(vm.id)).state).toBe('powered-off');
+  });
+
   it('shows a dead run file as aborted', async () => {
     const vm = await library.create(request());
     writeFileSync(
