@@ -57,8 +57,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     if (a === '--home') {
       home = argv[++j];
       if (!home) return usageFailure(io, '--home needs a folder');
-    } else if (a.startsWith('--home=')) home = a.slice(7);
-    else args.push(a);
+    } else if (a.startsWith('--home=')) {
+      home = a.slice(7);
+      if (!home) return usageFailure(io, '--home needs a folder');
+    } else args.push(a);
   }
   argv = args;
   let i = 0;

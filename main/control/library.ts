@@ -375,7 +375,9 @@ export class Library {
     }
     if (changes.cpus !== undefined) next.cpus = changes.cpus;
     if (changes.memoryMiB !== undefined) next.memoryMiB = changes.memoryMiB;
-    this.checkHost(next.cpus, next.memoryMiB);
+    // Only a change is checked: a VM made on a bigger host keeps working here for other edits.
+    if (changes.cpus !== undefined || changes.memoryMiB !== undefined)
+      this.checkHost(next.cpus, next.memoryMiB);
     if (changes.boot !== undefined) next.boot = await checkedBoot(changes.boot);
     if (changes.bootOrder !== undefined) {
       // A boot order means firmware boot: giving one switches a direct-kernel VM back to the BIOS.

@@ -88,6 +88,13 @@ describe('the VM library', () => {
     }
   });
 
+  it('keeps a VM made on a bigger host editable, checking only what changes', async () => {
+    const vm = await library.create(request({ cpus: 4 }));
+    const small = new Library(root, { cores: 2, memoryMiB: 8192 });
+    await small.update(vm.id, { description: 'moved to a laptop' });
+    expect((await failure(small.update(vm.id, { cpus: 3 }))).message).toContain('this host has 2');
+  });
+
   it('updates settings, renames folder and file with the VM', async () => {
     const vm = await library.create(request());
     const renamed = await library.update(vm.id, {
