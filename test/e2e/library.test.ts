@@ -128,9 +128,15 @@ describe('the VM library in the browser', () => {
     await page.getByTestId('tool-settings').click();
     await page.getByTestId('settings-page-System').click();
     await page.getByTestId('settings-memory').fill('2048');
+    await page.getByTestId('settings-boot-cdrom').uncheck();
     await shot(page, '06-settings-system');
+    await page.getByTestId('settings-page-Display').click();
+    await page.getByTestId('settings-vram').fill('32');
     await page.getByTestId('settings-ok').click();
     await page.getByTestId('details').getByText('2048 MiB').waitFor();
+    const details = await page.getByTestId('details').innerText();
+    expect(details).toMatch(/Boot Order\s+Hard Disk\n/);
+    expect(details).toMatch(/Video Memory\s+32 MiB/);
   });
 
   it('shows a change made from the CLI without a reload', async () => {

@@ -1,14 +1,28 @@
 /**
- * Settings for an existing VM, in pages like VirtualBox's. Fields that need the VM powered off
- * are disabled, with the reason, while it runs.
+ * Settings for an existing VM, in pages like VirtualBox's (General, System, Display, Storage,
+ * Network, Serial). Saves only what changed, with one `vm.update`. Fields the control plane
+ * refuses to change while the VM runs (name, CPUs, memory, boot order, display, network: see
+ * `needsOff` in main/control/library.ts) are disabled, with the reason, while it runs.
  */
 import { useState } from 'react';
 import type { VmChanges, VmSummary } from '../../../../preload/contract';
 import { call } from '../../lib/bridge';
 import { useLibrary } from '../../stores/library';
+import { FilePicker } from '../file-picker/FilePicker';
+import {
+  BOOT_DEVICE_LABELS,
+  bootEntries,
+  bootOrderChanged,
+  bootOrderOf,
+  moveEntry,
+} from './boot-order';
 
-const PAGES = ['General', 'System', 'Storage', 'Serial Port'] as const;
+const PAGES = ['General', 'System', 'Display', 'Storage', 'Network', 'Serial'] as const;
 type Page = (typeof PAGES)[number];
+
+/** VRAM limits of DisplayConfig in preload/vm-config.ts. */
+const VRAM_MIN = 8;
+const VRAM_MAX = 256;
 
 export function SettingsDialog({
   vm,
@@ -30,9 +44,16 @@ export function SettingsDialog({
   const [osId, setOsId] = useState(c.os.id);
   const [memory, setMemory] = useState(c.memoryMiB);
   const [cpus, setCpus] = useState(c.cpus);
+  const [boot, setBoot] = useState(() => bootEntries(c.boot));
+  const [bootTouched, setBootTouched] = useState(false);
+  const [vram, setVram] = useState(c.display.vramMiB);
   const [iso, setIso] = useState(c.optical.iso ?? '');
+  const [picking, setPicking] = useState(false);
+  const [networkOn, setNetworkOn] = useState(c.network.adapter !== 'none');
+  const [mac, setMac] = useState(c.network.mac);
   const [serial, setSerial] = useState(c.serial.enabled);
   const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
 
   const save = async () => {
     const changes: VmChanges = {};
@@ -44,16 +65,35 @@ export function SettingsDialog({
     }
     if (memory !== c.memoryMiB) changes.memoryMiB = memory;
     if (cpus !== c.cpus) changes.cpus = cpus;
+    if (bootTouched) {
+      const order = bootOrderOf(boot);
+      if (typeof order === 'string') {
+        setPage('System');
+        setError(order);
+        return;
+      }
+      if (bootOrderChanged(c.boot, order)) changes.bootOrder = order;
+    }
+    if (vram !== c.display.vramMiB) changes.display = { vramMiB: vram };
     if ((iso.trim() || null) !== c.optical.iso) changes.iso = iso.trim() || null;
+    const adapter = networkOn ? 'virtio-net' : 'none';
+    if (adapter !== c.network.adapter || mac.trim().toLowerCase() !== c.network.mac)
+      changes.network = { adapter, mac: mac.trim().toLowerCase() };
     if (serial !== c.serial.enabled) changes.serial = { enabled: serial };
+    setBusy(true);
     try {
       if (Object.keys(changes).length > 0) await call('vm.update', { id: vm.id, changes });
       onClose();
     } catch (e) {
       setError((e as Error).message);
+    } finally {
+      setBusy(false);
     }
   };
   const offOnly = running ? 'Power off the VM to change this.' : undefined;
+  const offNote = running && (
+    <div className="warning">Some settings on this page can only change while the VM is off.</div>
+  );
 
   return (
     <div className="modal-backdrop">
@@ -80,6 +120,7 @@ export function SettingsDialog({
           <div className="settings-body">
             {page === 'General' && (
               <>
+                {offNote}
                 <label>
                   Name
                   <input
@@ -108,13 +149,14 @@ export function SettingsDialog({
             )}
             {page === 'System' && (
               <>
-                {running && <div className="warning">{offOnly}</div>}
+                {offNote}
                 <label>
                   Base memory (MiB) <span className="muted">host: {host?.memoryMiB} MiB</span>
                   <input
                     type="number"
                     value={memory}
                     disabled={running}
+                    title={offOnly}
                     onChange={(e) => setMemory(Number(e.target.value))}
                     data-testid="settings-memory"
                   />
@@ -125,38 +167,149 @@ export function SettingsDialog({
                     type="number"
                     value={cpus}
                     disabled={running}
+                    title={offOnly}
                     onChange={(e) => setCpus(Number(e.target.value))}
                     data-testid="settings-cpus"
                   />
+                </label>
+                <div className="field-label">Boot order</div>
+                {c.boot.source === 'linux-kernel' && (
+                  <div className="muted">
+                    This VM boots a Linux kernel directly ({c.boot.kernel}); choosing a boot order
+                    switches it to the firmware (BIOS).
+                  </div>
+                )}
+                <ol className="boot-order" data-testid="settings-boot-order">
+                  {boot.map((entry, i) => (
+                    <li key={entry.device}>
+                      <label className="check">
+                        <input
+                          type="checkbox"
+                          checked={entry.enabled}
+                          disabled={running}
+                          title={offOnly}
+                          onChange={(e) => {
+                            setBootTouched(true);
+                            setBoot(
+                              boot.map((b, j) =>
+                                j === i ? { ...b, enabled: e.target.checked } : b,
+                              ),
+                            );
+                          }}
+                          data-testid={`settings-boot-${entry.device}`}
+                        />{' '}
+                        {BOOT_DEVICE_LABELS[entry.device]}
+                      </label>
+                      <button
+                        aria-label={`Move ${BOOT_DEVICE_LABELS[entry.device]} up`}
+                        disabled={running || i === 0}
+                        onClick={() => (setBootTouched(true), setBoot(moveEntry(boot, i, -1)))}
+                      >
+                        ▲
+                      </button>
+                      <button
+                        aria-label={`Move ${BOOT_DEVICE_LABELS[entry.device]} down`}
+                        disabled={running || i === boot.length - 1}
+                        onClick={() => (setBootTouched(true), setBoot(moveEntry(boot, i, 1)))}
+                      >
+                        ▼
+                      </button>
+                    </li>
+                  ))}
+                </ol>
+              </>
+            )}
+            {page === 'Display' && (
+              <>
+                {offNote}
+                <label>
+                  Video memory (MiB){' '}
+                  <span className="muted">
+                    {VRAM_MIN}–{VRAM_MAX}
+                  </span>
+                  <div className="slider">
+                    <input
+                      type="range"
+                      min={VRAM_MIN}
+                      max={VRAM_MAX}
+                      value={vram}
+                      disabled={running}
+                      title={offOnly}
+                      onChange={(e) => setVram(Number(e.target.value))}
+                    />
+                    <input
+                      type="number"
+                      value={vram}
+                      disabled={running}
+                      title={offOnly}
+                      onChange={(e) => setVram(Number(e.target.value))}
+                      data-testid="settings-vram"
+                    />
+                  </div>
                 </label>
               </>
             )}
             {page === 'Storage' && (
               <>
                 <label>
-                  Optical drive (ISO path, empty to eject)
-                  <input
-                    value={iso}
-                    onChange={(e) => setIso(e.target.value)}
-                    data-testid="settings-iso"
-                  />
+                  Optical drive (ISO image; empty to eject)
+                  <div className="slider">
+                    <input
+                      value={iso}
+                      onChange={(e) => setIso(e.target.value)}
+                      data-testid="settings-iso"
+                    />
+                    <button onClick={() => setPicking(true)}>Browse…</button>
+                  </div>
                 </label>
+                <div className="field-label">Hard disks</div>
                 <div className="muted">
-                  Disks:{' '}
                   {c.disks.length === 0
                     ? 'none'
-                    : c.disks.map((d) => `${d.path} (${d.format})`).join(', ')}
+                    : c.disks
+                        .map(
+                          (d) =>
+                            `${d.path} — ${(d.sizeMiB / 1024).toFixed(1)} GiB ${d.format}, ${d.allocation}, ${d.bus}`,
+                        )
+                        .join('; ')}
                 </div>
               </>
             )}
-            {page === 'Serial Port' && (
+            {page === 'Network' && (
+              <>
+                {offNote}
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={networkOn}
+                    disabled={running}
+                    title={offOnly}
+                    onChange={(e) => setNetworkOn(e.target.checked)}
+                    data-testid="settings-network-enabled"
+                  />{' '}
+                  Enable network adapter (virtio-net)
+                </label>
+                <label>
+                  MAC address
+                  <input
+                    value={mac}
+                    disabled={running || !networkOn}
+                    title={offOnly}
+                    onChange={(e) => setMac(e.target.value)}
+                    data-testid="settings-mac"
+                  />
+                </label>
+              </>
+            )}
+            {page === 'Serial' && (
               <label className="check">
                 <input
                   type="checkbox"
                   checked={serial}
                   onChange={(e) => setSerial(e.target.checked)}
+                  data-testid="settings-serial"
                 />{' '}
-                Enable COM1
+                Enable COM1 (the VM's serial console)
               </label>
             )}
             {error && (
@@ -168,10 +321,25 @@ export function SettingsDialog({
         </div>
         <div className="modal-buttons">
           <button onClick={onClose}>Cancel</button>
-          <button className="primary" onClick={() => void save()} data-testid="settings-ok">
+          <button
+            className="primary"
+            disabled={busy}
+            onClick={() => void save()}
+            data-testid="settings-ok"
+          >
             OK
           </button>
         </div>
+        {picking && (
+          <FilePicker
+            extensions={['iso']}
+            onCancel={() => setPicking(false)}
+            onPick={(p) => {
+              setPicking(false);
+              setIso(p);
+            }}
+          />
+        )}
       </div>
     </div>
   );
