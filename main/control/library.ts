@@ -7,7 +7,8 @@
  *
  * Every config read is validated by the schema in preload/vm-config.ts; one that fails (bad JSON,
  * a wrong field, an unknown version) is reported as inaccessible with the reason and is never
- * rewritten. Every write is atomic (atomic-write.ts).
+ * rewritten. Every write is atomic (atomic-write.ts). Reading one folder is vm-folder.ts; the
+ * registry is registry.ts; run state is supervisor.ts.
  *
  * Runtime: Node.
  */
@@ -15,7 +16,6 @@ import { promises as fs } from 'node:fs';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
 import {
   BridgeFailure,
   VM_CONFIG_VERSION,
@@ -26,6 +26,8 @@ import {
   type VmSummary,
 } from '../../preload/contract.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { LibraryRegistry } from './registry.js';
+import { describeIssues } from './schema-messages.js';
 import { findOs } from './os-catalog.js';
 import { RUN_FILE, Supervisor, stateWords } from './supervisor.js';
 import {
@@ -37,28 +39,12 @@ import {
 } from './vm-folder.js';
 
 export { CONFIG_SUFFIX } from './vm-folder.js';
-const REGISTRY_FILE = 'library.json';
+/** Re-exported for main/ipc/router.ts, which imported it from here first. */
+export { describeIssues };
 /** Where the VM host process writes its logs (engine), inside the VM folder. */
 export const LOGS_FOLDER = 'Logs';
 /** Folders read between two yields to the event loop while listing (see vm-folder.ts). */
 const LIST_SLICE = 64;
-
-const Registry = z.object({
-  version: z.literal(1),
-  /** VM folders that live outside the root (the wizard's folder field). */
-  external: z.array(z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path')),
-  /** Folders inside the root the user removed from the library but kept on disk. */
-  hidden: z.array(z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path')),
-});
-type Registry = z.infer<typeof Registry>;
-
-/** Turns zod issues into one sentence a person can act on. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
-}
 
 function folderId(folder: string): string {
   return `folder-${createHash('sha256').update(folder).digest('hex').slice(0, 16)}`;
@@ -77,6 +63,7 @@ export interface LibraryLimits {
 
 export class Library {
   readonly supervisor = new Supervisor();
+  private readonly registry: LibraryRegistry;
 
   constructor(
     readonly root: string,
@@ -84,44 +71,12 @@ export class Library {
       cores: os.availableParallelism(),
       memoryMiB: Math.floor(os.totalmem() / 1048576),
     },
-  ) {}
+  ) {
+    this.registry = new LibraryRegistry(root);
+  }
 
   async init(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true });
-  }
-
-  private async readRegistry(): Promise<Registry> {
-    let raw: string;
-    try {
-      raw = await fs.readFile(path.join(this.root, REGISTRY_FILE), 'utf8');
-    } catch {
-      return { version: 1, external: [], hidden: [] };
-    }
-    const file = path.join(this.root, REGISTRY_FILE);
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch (e) {
-      throw new BridgeFailure(
-        'io',
-        `The library registry ${file} is not valid JSON (${(e as Error).message}): fix it by hand, or remove it (VMs in folders outside the library are then forgotten, not deleted).`,
-      );
-    }
-    const parsed = Registry.safeParse(json);
-    if (!parsed.success) {
-      throw new BridgeFailure(
-        'io',
-        `The library registry ${file} is damaged (${describeIssues(parsed.error)}): fix it by hand, or remove it (VMs in folders outside the library are then forgotten, not deleted).`,
-      );
-    }
-    return parsed.data;
-  }
-
-  private async writeRegistry(registry: Registry): Promise<void> {
-    await writeFileAtomic(
-      path.join(this.root, REGISTRY_FILE),
-      `${JSON.stringify(registry, null, 2)}\n`,
-    );
   }
 
   /**
@@ -130,7 +85,7 @@ export class Library {
    * sees "inaccessible: the folder was moved" rather than a VM silently vanishing).
    */
   private async folders(): Promise<{ folder: string; registered: boolean }[]> {
-    const registry = await this.readRegistry();
+    const registry = await this.registry.read();
     let dirents;
     try {
       dirents = await fs.readdir(this.root, { withFileTypes: true });
@@ -332,11 +287,7 @@ export class Library {
     };
     try {
       await writeFileAtomic(path.join(folder, `${name}${CONFIG_SUFFIX}`), serialize(config));
-      if (parent !== this.root) {
-        const registry = await this.readRegistry();
-        registry.external.push(folder);
-        await this.writeRegistry(registry);
-      }
+      if (parent !== this.root) await this.registry.update((r) => void r.external.push(folder));
     } catch (e) {
       await fs.rm(folder, { recursive: true, force: true });
       throw e instanceof BridgeFailure
@@ -411,12 +362,9 @@ export class Library {
       await fs.rename(configPath, newConfig);
       await fs.rename(vm.folder, renamedFolder);
       folder = renamedFolder;
-      const registry = await this.readRegistry();
-      const i = registry.external.indexOf(vm.folder);
-      if (i >= 0) {
-        registry.external[i] = renamedFolder;
-        await this.writeRegistry(registry);
-      }
+      await this.registry.update((r) => {
+        r.external = r.external.map((f) => (f === vm.folder ? renamedFolder : f));
+      });
     } else {
       await writeFileAtomic(configPath, serialize(next));
     }
@@ -470,12 +418,11 @@ export class Library {
     if (vm.accessible && this.supervisor.isActive(vm.state)) {
       throw new BridgeFailure('invalid-state', `Power off "${vm.config.name}" before deleting it.`);
     }
-    const registry = await this.readRegistry();
-    registry.external = registry.external.filter((f) => f !== vm.folder);
     if (!deleteFiles) {
-      if (path.dirname(vm.folder) === this.root && !registry.hidden.includes(vm.folder))
-        registry.hidden.push(vm.folder);
-      await this.writeRegistry(registry);
+      await this.registry.update((r) => {
+        r.external = r.external.filter((f) => f !== vm.folder);
+        if (path.dirname(vm.folder) === this.root) r.hidden.push(vm.folder);
+      });
       return [];
     }
     const { files, folders } = await this.deleteTargets(vm);
@@ -493,8 +440,10 @@ export class Library {
     }
     // rmdir only removes empty folders: files the user put there stay, with their folder.
     for (const folder of folders) await fs.rmdir(folder).catch(() => undefined);
-    registry.hidden = registry.hidden.filter((f) => f !== vm.folder);
-    await this.writeRegistry(registry);
+    await this.registry.update((r) => {
+      r.external = r.external.filter((f) => f !== vm.folder);
+      r.hidden = r.hidden.filter((f) => f !== vm.folder);
+    });
     return removed;
   }
 }
