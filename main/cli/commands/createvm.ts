@@ -82,6 +82,10 @@ export const createvm: CliCommand = {
     ctx.out(`Virtual machine "${request.name}" is created and registered.`);
     ctx.out(`UUID: ${vm.id}`);
     ctx.out(`Settings file: ${vm.configPath}`);
+    if (request.disk !== null)
+      ctx.out(
+        `Disk: ${request.disk.sizeMiB} MiB ${request.disk.format} (${request.disk.allocation}) is recorded in the settings; this version of Vireo does not create the image file yet.`,
+      );
     return 0;
   },
 };

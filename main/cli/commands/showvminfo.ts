@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stateWords } from '../../control/supervisor.js';
 import { UsageError, type CliCommand } from '../command.js';
@@ -40,7 +42,10 @@ export const showvminfo: CliCommand = {
       ['Boot', boot],
       ...c.disks.map((d, i): [string, string] => [
         `Disk ${i}`,
-        `${d.path} (${d.format}, ${d.sizeMiB} MiB, ${d.allocation}, ${d.bus})`,
+        `${d.path} (${d.format}, ${d.sizeMiB} MiB, ${d.allocation}, ${d.bus})${
+          // Creating disk images is not built yet; say so rather than imply the file is there.
+          existsSync(path.resolve(vm.folder, d.path)) ? '' : ' - image file not created yet'
+        }`,
       ]),
       ['Optical drive', c.optical.iso ?? 'empty'],
       [

@@ -66,6 +66,9 @@ describe('vireo', () => {
     const info = await vireo('showvminfo', 'cli-vm');
     expect(info.out).toMatch(/Memory:\s+768 MiB/);
     expect(info.out).toMatch(/Boot:\s+firmware \(disk, cdrom\)/);
+    expect(info.out).toContain(
+      'cli-vm.raw (raw, 2048 MiB, thin, virtio) - image file not created yet',
+    );
     const dry = await vireo('deletevm', 'cli-vm');
     expect(dry.code).toBe(1);
     expect(dry.err).toContain('cli-vm.vireo.json');
