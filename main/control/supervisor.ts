@@ -2,9 +2,10 @@
  * The supervisor: which VMs run, in which VM host process, and their state.
  *
  * Running state is shared between processes (the app, `vireo serve`, the CLI) through a small
- * run file in the VM's folder, `.vireo-run.json` `{ pid, state, startedAt }`, written atomically
- * by whoever started the VM host process. A run file whose pid is not alive is stale: the VM is
- * then "aborted" if the file says it was running (its host died without saying goodbye).
+ * run file in the VM's folder, `.vireo-run.json` `{ pid, state, startedAt, reason, bootId,
+ * startTicks }` (docs/library.md), written atomically by whoever started the VM host process
+ * ({@link Supervisor.recordRun}). A run file whose process is gone (pid dead, or now another
+ * process) is stale: the VM is then "aborted" (its host died without saying goodbye).
  *
  * NOT BUILT YET: spawning the VM host process. The engine (issue "The engine: KVM through koffi")
  * and the PC machine are separate pieces of work; until they land, `start` refuses with an
@@ -12,7 +13,7 @@
  *
  * Runtime: Node.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BridgeFailure, VmState } from '../../preload/contract.js';
@@ -25,7 +26,46 @@ const RunFile = z.object({
   state: VmState,
   startedAt: z.string(),
   reason: z.string().nullable().optional(),
+  /**
+   * Who `pid` was, so a pid reused by another process (certain after a reboot, possible after
+   * wrap-around) does not keep a VM "running" forever: the kernel's boot id
+   * (/proc/sys/kernel/random/boot_id) and the process's start time in clock ticks since boot
+   * (/proc/<pid>/stat field 22, proc(5)). Absent where /proc is not available.
+   */
+  bootId: z.string().max(64).optional(),
+  startTicks: z.number().int().nonnegative().optional(),
 });
+type RunFile = z.infer<typeof RunFile>;
+
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** proc(5): field 22 of /proc/<pid>/stat; fields are counted after the `(comm)` field's last ')'. */
+function startTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[22 - 3]);
+    return Number.isSafeInteger(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process the run file names is still that process. */
+function stillRunning(run: RunFile): boolean {
+  if (!alive(run.pid)) return false;
+  const boot = bootId();
+  if (run.bootId !== undefined && boot !== undefined && run.bootId !== boot) return false;
+  const ticks = startTicks(run.pid);
+  if (run.startTicks !== undefined && ticks !== undefined && run.startTicks !== ticks) return false;
+  return true;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -61,7 +101,7 @@ export class Supervisor {
         reason: `The run file ${RUN_FILE} is unreadable; the VM's host process state is unknown.`,
       };
     }
-    if (alive(parsed.pid)) return { state: parsed.state, reason: parsed.reason ?? null };
+    if (stillRunning(parsed)) return { state: parsed.state, reason: parsed.reason ?? null };
     if (parsed.state === 'aborted') return { state: 'aborted', reason: parsed.reason ?? null };
     return {
       state: 'aborted',
@@ -78,11 +118,13 @@ export class Supervisor {
     run: { pid: number; state: VmState; reason?: string | null },
     startedAt = new Date(),
   ): Promise<void> {
-    const record: z.infer<typeof RunFile> = {
+    const record: RunFile = {
       pid: run.pid,
       state: run.state,
       startedAt: startedAt.toISOString(),
       reason: run.reason ?? null,
+      bootId: bootId(),
+      startTicks: startTicks(run.pid),
     };
     await writeFileAtomic(
       path.join(folder, RUN_FILE),

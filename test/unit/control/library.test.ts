@@ -136,6 +136,22 @@ describe('the VM library', () => {
     expect((await library.get(vm.id)).state).toBe('powered-off');
   });
 
+  it('does not mistake a reused pid for the VM host process', async () => {
+    const vm = await library.create(request());
+    await library.supervisor.recordRun(vm.folder, { pid: process.pid, state: 'running' });
+    const file = path.join(vm.folder, RUN_FILE);
+    const run = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(typeof run.bootId).toBe('string');
+    expect(typeof run.startTicks).toBe('number');
+    expect((await library.get(vm.id)).state).toBe('running');
+    // Same pid, other start time: another process got the pid.
+    writeFileSync(file, JSON.stringify({ ...run, startTicks: (run.startTicks as number) + 1 }));
+    expect((await library.get(vm.id)).state).toBe('aborted');
+    // Same pid and start time, other boot: the run file survived a reboot.
+    writeFileSync(file, JSON.stringify({ ...run, bootId: 'another-boot' }));
+    expect((await library.get(vm.id)).state).toBe('aborted');
+  });
+
   it('shows a dead run file as aborted', async () => {
     const vm = await library.create(request());
     writeFileSync(
