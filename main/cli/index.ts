@@ -7,6 +7,7 @@
  */
 import { createControlPlane, resolveLibraryRoot, type ControlPlane } from '../control/index.js';
 import { createRouter } from '../ipc/router.js';
+import { BridgeFailure } from '../../preload/contract.js';
 import { CliError, UsageError, type CliCommand, type CliContext } from './command.js';
 import { createvm } from './commands/createvm.js';
 import { deletevm } from './commands/deletevm.js';
@@ -110,6 +111,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   try {
     return await command.run(rest, ctx);
   } catch (e) {
+    // A control-plane failure outside a bridge call (opening the library): the user's to fix.
+    if (e instanceof BridgeFailure) {
+      io.err(`vireo ${command.name}: ${e.message}`);
+      return 1;
+    }
     if (e instanceof CliError) {
       io.err(`vireo ${command.name}: ${e.message}`);
       if (e instanceof UsageError) io.err(`usage: ${command.usage}`);

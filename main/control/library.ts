@@ -26,6 +26,7 @@ import {
   type VmSummary,
 } from '../../preload/contract.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { makeFolder } from './make-folder.js';
 import { LibraryRegistry } from './registry.js';
 import { describeIssues } from './schema-messages.js';
 import { findOs } from './os-catalog.js';
@@ -76,7 +77,14 @@ export class Library {
   }
 
   async init(): Promise<void> {
-    await fs.mkdir(this.root, { recursive: true });
+    try {
+      await makeFolder(this.root);
+    } catch (e) {
+      throw new BridgeFailure(
+        'io',
+        `Cannot use ${this.root} as the library folder (${(e as Error).message}): choose another with --home or VIREO_HOME.`,
+      );
+    }
   }
 
   /**
@@ -247,7 +255,7 @@ export class Library {
     const parent = request.folder === null ? this.root : path.resolve(request.folder);
     const folder = path.join(parent, name);
     try {
-      await fs.mkdir(parent, { recursive: true });
+      await makeFolder(parent);
       await fs.mkdir(folder);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

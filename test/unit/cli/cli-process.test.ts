@@ -19,6 +19,7 @@ let home: string;
 function vireo(args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [cli, ...args], {
     encoding: 'utf8',
+    timeout: 20_000, // a hang is a failure (status null), not a stuck test run
     env: { ...process.env, VIREO_HOME: '', ...env },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -56,6 +57,20 @@ describe('vireo as a process', () => {
     const help = vireo(['createvm', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('--disk-allocation thin|preallocated');
+  });
+
+  it('refuses a library folder it cannot use, without hanging (Node mkdir -p spins under /proc)', () => {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, '');
+    for (const bad of ['/proc/vireo-library', file, path.join(file, 'sub')]) {
+      const r = vireo(['--home', bad, 'list']);
+      expect(r.code, bad).toBe(1);
+      expect(r.err, bad).toContain(`Cannot use ${bad} as the library folder`);
+      expect(r.err, bad).not.toContain('    at ');
+    }
+    const elsewhere = vireo(['--home', home, 'createvm', '--name', 'p', '--folder', '/proc/vms']);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toContain('Cannot create the folder /proc/vms/p');
   });
 
   it('uses VIREO_HOME, and --home over it', () => {
