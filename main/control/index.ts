@@ -53,7 +53,16 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   await library.init();
   const listeners = new Set<EventListener>();
   const emit: EventListener = (name, payload) => {
-    for (const l of listeners) l(name, payload);
+    for (const l of listeners) {
+      // One broken listener (a closed window's sender) must not stop the others or the caller.
+      try {
+        l(name, payload);
+      } catch (e) {
+        process.stderr.write(
+          `vireo: a ${name} listener failed: ${e instanceof Error ? e.message : String(e)}\n`,
+        );
+      }
+    }
   };
 
   /** What each VM looked like at the last notice, so disk changes become precise events. */

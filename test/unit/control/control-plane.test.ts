@@ -94,6 +94,15 @@ describe('the control plane', () => {
     expect(events.map((e) => e.name)).toEqual(['vm.changed', 'vm.removed']);
   });
 
+  it('keeps going when a listener throws', async () => {
+    control.onEvent(() => {
+      throw new Error('window closed');
+    });
+    const vm = await control.handlers['vm.create'](request);
+    expect(events.map((e) => e.name)).toEqual(['vm.changed']);
+    expect(vm.accessible).toBe(true);
+  });
+
   it('does not pretend to start a VM, and refuses controls of a VM that is not running', async () => {
     const vm = await control.handlers['vm.create'](request);
     const start = await failure(control.handlers['vm.start']({ id: vm.id }));
