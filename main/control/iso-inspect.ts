@@ -158,11 +158,14 @@ function parseBootCatalog(
     const id = catalog[offset + 1] ?? 0;
     const count = catalog.readUInt16LE(offset + 2);
     offset += 32;
-    for (let n = 0; n < count && offset + 32 <= catalog.length; n++, offset += 32) {
+    for (let n = 0; n < count && offset + 32 <= catalog.length; n++) {
       if (catalog[offset] === 0x88) {
         out.bootable = true;
         out.platforms.add(platform(id));
       }
+      offset += 32;
+      // 2.5: section entry extensions (indicator 0x44) follow their entry and are not counted.
+      while (offset + 32 <= catalog.length && catalog[offset] === 0x44) offset += 32;
     }
     if (header === 0x91) break;
   }

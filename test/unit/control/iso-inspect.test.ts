@@ -177,4 +177,18 @@ describe('ISO inspection', () => {
     expect(info.bootable).toBe(false);
     expect(info.detectedOs?.id).toBe('alpine');
   });
+
+  it('skips section entry extensions (El Torito 2.5) when counting entries', async () => {
+    const bytes = readFileSync(makeIso('ext', 'Debian 12 ext', true));
+    const catalog = bytes.readUInt32LE(17 * 2048 + 0x47) * 2048;
+    // After the default entry: a last section header (0x91) for UEFI (0xEF) with two entries,
+    // the first not bootable and followed by an extension (0x44), the second bootable.
+    bytes.set([0x91, 0xef, 2, 0], catalog + 64);
+    bytes[catalog + 96] = 0x00;
+    bytes[catalog + 128] = 0x44;
+    bytes[catalog + 160] = 0x88;
+    const iso = path.join(dir, 'ext-patched.iso');
+    writeFileSync(iso, bytes);
+    expect((await inspectIso(iso)).bootPlatforms).toEqual(['x86', 'efi']);
+  });
 });
