@@ -12,57 +12,49 @@
 //
 // Exit status: COMMAND's, carried out of L1 by a marker line on the serial console and a file
 // in the writable export. Harness failures (boot timeout, missing tools) exit 125, as `env` and
-// `git bisect run` reserve that for "could not run".
+// `git bisect run` reserve that for "could not run"; a signal to the harness exits 128+signal.
 //
 // Timeouts: `--timeout S` / VIREO_HARNESS_TIMEOUT (default 2400 s) bounds the whole run;
 // `--silence S` / VIREO_HARNESS_SILENCE (default 300 s) kills a guest that prints nothing for
 // that long and boots it once more (one run in five once hung silently at boot, per the recipe).
 // On failure the last lines of the L1 console are printed.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   closeSync,
+  constants,
   existsSync,
   mkdirSync,
   openSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
-  constants,
 } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  cacheRoot,
-  ensureDebianKernel,
-  projectRoot,
-  requireTools,
-} from '../fixtures/debian-kernel.mjs';
+import { ensureDebianKernel, projectRoot, requireTools } from '../fixtures/debian-kernel.mjs';
+import { BUSYBOX, ensureL1Initrd, isStaticElf } from './l1-initrd.mjs';
 
 const HARNESS_FAILURE = 125;
 const CONSOLE_TAIL_LINES = 60;
 
-/** Modules L1 loads, in dependency order (each's `depends=` checked against Debian 12's 6.1 kernel). */
-const L1_MODULES = [
-  'virt/lib/irqbypass',
-  'arch/x86/kvm/kvm',
-  'drivers/crypto/ccp/ccp',
-  'arch/x86/kvm/kvm-amd',
-  'drivers/virtio/virtio_ring',
-  'drivers/virtio/virtio',
-  'drivers/virtio/virtio_pci_modern_dev',
-  'drivers/virtio/virtio_pci_legacy_dev',
-  'drivers/virtio/virtio_pci',
-  'fs/netfs/netfs',
-  'fs/fscache/fscache',
-  'net/9p/9pnet',
-  'net/9p/9pnet_virtio',
-  'fs/9p/9p',
-  'fs/overlayfs/overlay',
+/** Environment variables passed into L1 besides every VIREO_* one. */
+const PASSED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TERM',
+  'CI',
+  'NODE_OPTIONS',
+  'DEBUG',
+  'FORCE_COLOR',
+  'NO_COLOR',
 ];
-
-/** Environment variables passed into L1 besides VIREO_* ones. */
-const PASSED_ENV = ['CI', 'TERM', 'LANG', 'NODE_OPTIONS', 'DEBUG', 'FORCE_COLOR', 'NO_COLOR'];
 
 function usage() {
   return [
@@ -71,16 +63,34 @@ function usage() {
     'Runs COMMAND from the project root with a working /dev/kvm (nested under QEMU when the host',
     'has none) and exits with its status. Env: VIREO_HARNESS_TIMEOUT, VIREO_HARNESS_SILENCE,',
     'VIREO_TEST_OUT (writable results folder, default <project>/test-results),',
-    'VIREO_HARNESS_FORCE_NESTED=1 (boot L1 even where /dev/kvm works), VIREO_HARNESS_MEMORY (MiB).',
+    'VIREO_HARNESS_FORCE_NESTED=1 (boot L1 even where /dev/kvm works), VIREO_HARNESS_MEMORY (MiB),',
+    'VIREO_HARNESS_VERBOSE=1 (copy the whole L1 console to stderr). See docs/testing.md.',
   ].join('\n');
 }
 
+function fail(message) {
+  process.stderr.write(`with-kvm: ${message}\n`);
+  process.exit(HARNESS_FAILURE);
+}
+
+function seconds(value, what) {
+  const n = Number(value);
+  if (value === '' || !Number.isFinite(n) || n <= 0)
+    fail(`${what} needs a positive number of seconds, not ${JSON.stringify(value)}`);
+  return n;
+}
+
 function parseArgs(argv) {
+  const env = process.env;
   const opts = {
-    timeout: Number(process.env.VIREO_HARNESS_TIMEOUT ?? 2400),
-    silence: Number(process.env.VIREO_HARNESS_SILENCE ?? 300),
+    timeout: seconds(env.VIREO_HARNESS_TIMEOUT ?? '2400', 'VIREO_HARNESS_TIMEOUT'),
+    silence: seconds(env.VIREO_HARNESS_SILENCE ?? '300', 'VIREO_HARNESS_SILENCE'),
+    memory: Number(env.VIREO_HARNESS_MEMORY ?? 6144),
+    verbose: env.VIREO_HARNESS_VERBOSE === '1',
     command: [],
   };
+  if (!Number.isInteger(opts.memory) || opts.memory < 512)
+    fail('VIREO_HARNESS_MEMORY needs a whole number of MiB, at least 512');
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -93,26 +103,15 @@ function parseArgs(argv) {
       process.exit(0);
     }
     if (a === '--timeout' || a === '--silence') {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) fail(`${a} needs a positive number of seconds`);
-      opts[a.slice(2)] = v;
+      opts[a.slice(2)] = seconds(argv[++i] ?? '', a);
       continue;
     }
-    if (a.startsWith('--')) fail(`unknown option ${a}\n${usage()}`);
+    if (a.startsWith('-')) fail(`unknown option ${a}\n${usage()}`);
     break;
   }
   opts.command = argv.slice(i);
   if (opts.command.length === 0) fail(`no COMMAND given\n${usage()}`);
-  for (const k of ['timeout', 'silence']) {
-    if (!Number.isFinite(opts[k]) || opts[k] <= 0)
-      fail(`bad ${k}: must be a positive number of seconds`);
-  }
   return opts;
-}
-
-function fail(message) {
-  process.stderr.write(`with-kvm: ${message}\n`);
-  process.exit(HARNESS_FAILURE);
 }
 
 function kvmUsableHere() {
@@ -125,12 +124,30 @@ function kvmUsableHere() {
   }
 }
 
-function runDirect(command) {
+function signalStatus(signal) {
+  return 128 + (os.constants.signals[signal] ?? 0);
+}
+
+/**
+ * /dev/kvm works here: run COMMAND as it is, passing on signals sent to the harness. The hard
+ * timeout holds here too (SIGTERM, then SIGKILL 10 s later); the silence watchdog does not, as
+ * the hang it guards against is the nested guest's.
+ */
+function runDirect(command, opts) {
   const child = spawn(command[0], command.slice(1), { cwd: projectRoot, stdio: 'inherit' });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    process.stderr.write(`with-kvm: hard timeout (${opts.timeout} s) reached\n`);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  }, opts.timeout * 1000);
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => child.kill(s));
   child.on('error', (e) => fail(`cannot run ${command[0]}: ${e.message}`));
-  child.on('exit', (code, signal) =>
-    process.exit(code ?? (signal ? 128 + os.constants.signals[signal] : 1)),
-  );
+  child.on('exit', (code, signal) => {
+    clearTimeout(timer);
+    process.exit(timedOut ? HARNESS_FAILURE : (code ?? signalStatus(signal ?? 'SIGKILL')));
+  });
 }
 
 /** POSIX shell single-quoting. */
@@ -138,140 +155,66 @@ function shq(s) {
   return `'${String(s).replaceAll("'", "'\\''")}'`;
 }
 
-/** The L1 init (busybox sh). Mount layout mirrors the host so paths stay valid in the chroot. */
-function l1Init() {
-  return `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-echo "VIREO-HARNESS: l1-init $(cut -d' ' -f1 /proc/uptime)"
-for m in ${L1_MODULES.map((m) => path.basename(m)).join(' ')}; do
-  insmod /mods/$m.ko || echo "VIREO-HARNESS: insmod $m failed"
-done
-# The host's root, read-only over 9p, under a tmpfs overlay: COMMAND may write anywhere (caches,
-# node_modules/.vite-temp, ...) but only the VIREO_TEST_OUT export reaches the host.
-mkdir -p /lower /rw /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower || echo "VIREO-HARNESS: 9p hostroot failed"
-mount -t tmpfs -o size=50% tmpfs /rw; mkdir -p /rw/upper /rw/work
-mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /host || { echo "VIREO-HARNESS: overlay failed, using the read-only root"; mount --bind /lower /host; mount -t tmpfs -o size=75% tmpfs /host/tmp; }
-out=$(cat /proc/cmdline | tr ' ' '\\n' | sed -n 's/^vireo.out=//p')
-run=$(cat /proc/cmdline | tr ' ' '\\n' | sed -n 's/^vireo.run=//p')
-mount --bind /dev /host/dev; mount -t proc proc /host/proc; mount -t sysfs sys /host/sys
-mount -t debugfs none /host/sys/kernel/debug
-# No separate tmpfs on /tmp: the overlay already makes it writable, and a checkout or results
-# folder under /tmp (CI clones often live there) must stay visible.
-mount -t devpts devpts /host/dev/pts 2>/dev/null
-mkdir -p "/host$out"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out "/host$out" || echo "VIREO-HARNESS: 9p out failed"
-if [ -c /dev/kvm ]; then echo "VIREO-HARNESS: kvm ready $(cut -d' ' -f1 /proc/uptime)"; else echo "VIREO-HARNESS: no /dev/kvm in L1"; fi
-echo "VIREO-HARNESS: begin"
-chroot /host /bin/sh "$run/command.sh"
-code=$?
-echo "$code" > "/host$run/exit-code"
-sync
-# A command whose last line lacks a newline would swallow the marker: start a fresh line.
-echo
-echo "VIREO-HARNESS: exit $code"
-poweroff -f
-`;
-}
-
-/** Builds (or finds in the cache) L1's initramfs: busybox, the init above, the modules. */
-function ensureL1Initrd(kernel) {
-  const init = l1Init();
-  const key = createHash('sha256')
-    .update(init)
-    .update(kernel.package)
-    .update(L1_MODULES.join())
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(cacheRoot, 'harness');
-  const file = path.join(dir, `l1-initrd-${key}.cpio.gz`);
-  if (existsSync(file)) return file;
-  mkdirSync(dir, { recursive: true });
-  const stage = path.join(dir, `.stage-${process.pid}`);
-  rmSync(stage, { recursive: true, force: true });
-  for (const d of ['bin', 'mods', 'proc', 'sys', 'dev', 'host', 'lower', 'rw'])
-    mkdirSync(path.join(stage, d), { recursive: true });
-  execFileSync('cp', ['/bin/busybox', path.join(stage, 'bin', 'busybox')]);
-  for (const m of L1_MODULES) {
-    execFileSync('cp', [
-      path.join(kernel.modules, `${m}.ko`),
-      path.join(stage, 'mods', `${path.basename(m)}.ko`),
-    ]);
-  }
-  writeFileSync(path.join(stage, 'init'), init, { mode: 0o755 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  execFileSync('sh', [
-    '-c',
-    `cd ${shq(stage)} && find . | cpio -o -H newc --quiet | gzip -1 > ${shq(tmp)}`,
-  ]);
-  execFileSync('mv', [tmp, file]);
-  rmSync(stage, { recursive: true, force: true });
-  return file;
-}
-
-/** The script COMMAND runs as inside L1's chroot: same cwd, same PATH, selected env. */
+/**
+ * The script COMMAND runs as inside L1's chroot: the project root as cwd, the host's PATH and
+ * HOME (writes land in the overlay and vanish), every VIREO_* variable and a few others.
+ * The serial console is a terminal; where the harness's own stdout is not one (CI, a pipe), the
+ * command's output goes through a pipe too, so tools do not draw progress bars into CI logs.
+ */
 function commandScript(command, outDir) {
-  const env = {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: '/tmp/home',
-    npm_config_cache: '/tmp/npm-cache',
-    npm_config_update_notifier: 'false',
-    VIREO_TEST_OUT: outDir,
-    VIREO_NESTED: '1',
-  };
+  const env = { VIREO_TEST_OUT: outDir, VIREO_NESTED: '1' };
   for (const [k, v] of Object.entries(process.env)) {
     if ((k.startsWith('VIREO_') || PASSED_ENV.includes(k)) && v !== undefined && !(k in env))
       env[k] = v;
   }
-  return [
-    'mkdir -p /tmp/home',
-    ...Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}`),
-    `cd ${shq(projectRoot)} || exit 125`,
-    `echo "VIREO-HARNESS: command $(cut -d' ' -f1 /proc/uptime)"`,
-    `exec ${command.map(shq).join(' ')} </dev/null 2>&1`,
-    '',
-  ].join('\n');
+  const run = command.map(shq).join(' ');
+  const lines = [...Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}`)];
+  lines.push(`cd ${shq(projectRoot)} || exit 125`);
+  if (process.stdout.isTTY) {
+    const { columns, rows } = process.stdout;
+    if (columns && rows) lines.push(`stty cols ${columns} rows ${rows} 2>/dev/null`);
+    lines.push(`exec ${run} </dev/null 2>&1`);
+  } else {
+    // dash has no pipefail: the status crosses the pipe in a file.
+    const status = '/tmp/.vireo-harness-status';
+    lines.push(`{ ${run} </dev/null 2>&1; echo $? > ${status}; } | cat`);
+    lines.push(`read code < ${status} 2>/dev/null || code=125`, 'exit "$code"');
+  }
+  return `${lines.join('\n')}\n`;
 }
 
+/** QEMU option values separate fields with commas; a literal comma is written twice. */
+function qemuOptionValue(s) {
+  return s.replaceAll(',', ',,');
+}
+
+/** The running QEMU and its run folder, so a signal to the harness can take them down. */
+let currentQemu = null;
+let currentRunDir = null;
+
 /**
- * One L1 boot. Resolves { code, reason, timings } where code is COMMAND's exit status, or null
- * when the guest never reported one (reason says why).
+ * One L1 boot. Resolves { code, reason, timings, tail, silent } where code is COMMAND's exit
+ * status, or null when the guest never reported one (reason says why).
  */
-function bootOnce({ kernel, initrd, runDir, outDir, opts, deadline }) {
+function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
   return new Promise((resolve) => {
-    const memory = Number(process.env.VIREO_HARNESS_MEMORY ?? 6144);
+    const nonce = randomBytes(8).toString('hex');
     const args = [
-      '-cpu',
-      'max',
-      '-smp',
-      String(Math.min(os.availableParallelism(), 4)),
-      '-accel',
-      'tcg,thread=multi',
-      '-m',
-      String(memory),
-      '-kernel',
-      kernel.vmlinuz,
-      '-initrd',
-      initrd,
+      ...['-cpu', 'max', '-accel', 'tcg,thread=multi'],
+      ...['-smp', String(Math.min(os.availableParallelism(), 4)), '-m', String(opts.memory)],
+      ...['-kernel', kernel.vmlinuz, '-initrd', initrd],
       '-append',
-      `console=ttyS0 quiet panic=-1 vireo.out=${outDir} vireo.run=${runDir}`,
-      '-display',
-      'none',
-      '-monitor',
-      'none',
-      '-serial',
-      'stdio',
-      '-no-reboot',
+      `console=ttyS0 quiet panic=-1 vireo.nonce=${nonce} vireo.run=${runId}`,
+      ...['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot'],
       '-virtfs',
       'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
       '-virtfs',
-      `local,path=${outDir},mount_tag=out,security_model=none,multidevs=remap`,
+      `local,path=${qemuOptionValue(outDir)},mount_tag=out,security_model=none,multidevs=remap`,
     ];
     const started = Date.now();
-    const timings = { l1Init: null, kvmReady: null, commandStart: null, total: null };
+    const timings = { l1Init: null, kvmReady: null, commandStart: null, commandEnd: null };
     const tail = [];
+    const marker = new RegExp(`VIREO-HARNESS-${nonce}: (\\S+)(?: (.*))?$`);
     let streaming = false;
     let code = null;
     let reason = null;
@@ -279,9 +222,10 @@ function bootOnce({ kernel, initrd, runDir, outDir, opts, deadline }) {
     let lastOutput = Date.now();
 
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    currentQemu = qemu;
     const finish = (why) => {
       if (reason === null && code === null) reason = why;
-      if (qemu.exitCode === null) qemu.kill('SIGKILL');
+      if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
     };
     const watchdog = setInterval(() => {
       const now = Date.now();
@@ -293,65 +237,110 @@ function bootOnce({ kernel, initrd, runDir, outDir, opts, deadline }) {
     const onLine = (line) => {
       tail.push(line);
       if (tail.length > CONSOLE_TAIL_LINES) tail.shift();
-      const m = /VIREO-HARNESS: (\S+)(?: (.*))?$/.exec(line);
-      const seconds = (Date.now() - started) / 1000;
-      if (m) {
-        const [, what, rest] = m;
-        if (what === 'l1-init') timings.l1Init = seconds;
-        else if (what === 'kvm') timings.kvmReady = seconds;
-        else if (what === 'command') timings.commandStart = seconds;
-        else if (what === 'begin') streaming = true;
-        else if (what === 'exit') {
-          streaming = false;
-          code = Number(rest);
-        } else process.stderr.write(`with-kvm: ${line}\n`);
+      if (opts.verbose) process.stderr.write(`[L1] ${line}\n`);
+      const m = marker.exec(line);
+      if (!m) {
+        if (streaming) process.stdout.write(`${line}\n`);
         return;
       }
-      if (streaming) process.stdout.write(`${line}\n`);
+      const [, what, rest = ''] = m;
+      const at = (Date.now() - started) / 1000;
+      if (what === 'l1-init') timings.l1Init = at;
+      else if (what === 'kvm') timings.kvmReady = at;
+      else if (what === 'begin') {
+        timings.commandStart = at;
+        streaming = true;
+      } else if (what === 'exit' && code === null) {
+        timings.commandEnd = at;
+        streaming = false;
+        if (/^\d+$/.test(rest)) code = Number(rest);
+      } else if (what === 'note') process.stderr.write(`with-kvm: L1: ${rest}\n`);
     };
+    // setEncoding decodes across chunk boundaries: a multi-byte character split between two
+    // reads stays whole.
+    qemu.stdout.setEncoding('utf8');
     qemu.stdout.on('data', (chunk) => {
       lastOutput = Date.now();
-      partial += chunk.toString('utf8');
+      partial += chunk;
       const lines = partial.split('\n');
       partial = lines.pop() ?? '';
       for (const l of lines) onLine(l.replace(/\r$/, ''));
     });
+    qemu.stderr.setEncoding('utf8');
     qemu.stderr.on('data', (chunk) => {
       lastOutput = Date.now();
-      for (const l of chunk.toString('utf8').split('\n')) if (l) tail.push(`[qemu] ${l}`);
+      for (const l of chunk.split('\n')) if (l) tail.push(`[qemu] ${l}`);
     });
     qemu.on('error', (e) => finish(`cannot start qemu-system-x86_64: ${e.message}`));
-    qemu.on('close', (status) => {
+    qemu.on('close', (status, signal) => {
       clearInterval(watchdog);
+      currentQemu = null;
       if (partial) onLine(partial);
-      timings.total = (Date.now() - started) / 1000;
-      if (code === null) {
+      const total = (Date.now() - started) / 1000;
+      if (code === null && reason === null) {
         // The console marker can be lost if the guest dies mid-line; the file is the fallback.
         const file = path.join(runDir, 'exit-code');
-        if (existsSync(file)) code = Number(readFileSync(file, 'utf8').trim());
+        const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+        if (/^\d+$/.test(text)) code = Number(text);
       }
       if (code === null && reason === null)
-        reason = `L1 guest ended (qemu status ${status}) without reporting the command's exit status`;
-      resolve({ code, reason, timings, tail, silent: reason?.startsWith('silence') ?? false });
+        reason = `L1 guest ended (qemu ${signal ?? `status ${status}`}) without reporting the command's exit status`;
+      resolve({
+        code,
+        reason,
+        timings: { ...timings, total },
+        tail,
+        silent: reason?.startsWith('silence') ?? false,
+      });
     });
   });
 }
 
-async function runNested(opts) {
+function checkHostTools() {
   try {
     requireTools([
       ['qemu-system-x86_64', 'qemu-system-x86'],
       ['cpio', 'cpio'],
       ['gzip', 'gzip'],
     ]);
-    if (!existsSync('/bin/busybox')) {
-      throw new Error(
-        'busybox (static) is not installed. Install it with:\n  apt-get install -y busybox-static',
-      );
-    }
   } catch (e) {
     fail(e.message);
   }
+  if (!existsSync(BUSYBOX) || !isStaticElf(BUSYBOX))
+    fail(
+      `${BUSYBOX} is missing or not statically linked (the L1 initramfs has no libc). ` +
+        'Install it with:\n  apt-get install -y busybox-static',
+    );
+}
+
+/** $VIREO_TEST_OUT, or <project>/test-results: created, and refused if it would cover the root. */
+function resultsFolder() {
+  const outDir = path.resolve(process.env.VIREO_TEST_OUT || path.join(projectRoot, 'test-results'));
+  if (outDir === '/' || projectRoot.startsWith(`${outDir}/`))
+    fail(
+      `VIREO_TEST_OUT=${outDir} would hide the checkout inside L1: choose a folder such as ${projectRoot}/test-results`,
+    );
+  try {
+    mkdirSync(outDir, { recursive: true });
+    if (!statSync(outDir).isDirectory()) throw new Error('not a folder');
+  } catch (e) {
+    fail(`cannot use ${outDir} as the results folder (VIREO_TEST_OUT): ${e.message}`);
+  }
+  return outDir;
+}
+
+function formatTimings(t, attempt) {
+  const s = (v) => (v === null ? '-' : `${v.toFixed(1)} s`);
+  return (
+    `L1 boot to init ${s(t.l1Init)}, /dev/kvm ready ${s(t.kvmReady)}, ` +
+    `command start ${s(t.commandStart)}, command end ${s(t.commandEnd)}, total ${s(t.total)} ` +
+    `(attempt ${attempt})`
+  );
+}
+
+async function runNested(opts) {
+  const outDir = resultsFolder();
+  checkHostTools();
   const deadline = Date.now() + opts.timeout * 1000;
   let kernel;
   let initrd;
@@ -361,21 +350,22 @@ async function runNested(opts) {
   } catch (e) {
     fail(`cannot prepare the L1 guest: ${e.message}`);
   }
-  const outDir = path.resolve(process.env.VIREO_TEST_OUT ?? path.join(projectRoot, 'test-results'));
-  mkdirSync(outDir, { recursive: true });
 
   for (let attempt = 1; attempt <= 2; attempt++) {
-    const runDir = path.join(outDir, '.harness', `${Date.now()}-${randomBytes(4).toString('hex')}`);
+    const runId = `${Date.now()}-${randomBytes(4).toString('hex')}`;
+    const runDir = path.join(outDir, '.harness', runId);
     mkdirSync(runDir, { recursive: true });
+    currentRunDir = runDir;
+    writeFileSync(path.join(runDir, 'mountpoint'), outDir);
     writeFileSync(path.join(runDir, 'command.sh'), commandScript(opts.command, outDir));
-    const result = await bootOnce({ kernel, initrd, runDir, outDir, opts, deadline });
-    rmSync(runDir, { recursive: true, force: true });
-    const t = result.timings;
-    const fmt = (v) => (v === null ? '-' : `${v.toFixed(1)} s`);
-    process.stderr.write(
-      `with-kvm: L1 boot to init ${fmt(t.l1Init)}, /dev/kvm ready ${fmt(t.kvmReady)}, ` +
-        `command start ${fmt(t.commandStart)}, total ${fmt(t.total)} (attempt ${attempt})\n`,
-    );
+    let result;
+    try {
+      result = await bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline });
+    } finally {
+      rmSync(runDir, { recursive: true, force: true });
+      currentRunDir = null;
+    }
+    process.stderr.write(`with-kvm: ${formatTimings(result.timings, attempt)}\n`);
     if (result.code !== null) {
       if (result.code !== 0) process.stderr.write(`with-kvm: command exited ${result.code}\n`);
       return result.code;
@@ -389,5 +379,21 @@ async function runNested(opts) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-if (kvmUsableHere()) runDirect(opts.command);
-else process.exit(await runNested(opts));
+if (kvmUsableHere()) {
+  runDirect(opts.command, opts);
+} else {
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(s, () => {
+      const done = () => {
+        if (currentRunDir) rmSync(currentRunDir, { recursive: true, force: true });
+        process.stderr.write(`with-kvm: ${s}: L1 guest stopped\n`);
+        process.exit(signalStatus(s));
+      };
+      // Wait for QEMU to be gone, so nothing of this run outlives the harness.
+      if (currentQemu === null) return done();
+      currentQemu.on('close', done);
+      currentQemu.kill('SIGKILL');
+    });
+  }
+  process.exit(await runNested(opts));
+}

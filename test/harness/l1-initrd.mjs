@@ -1,0 +1,166 @@
+// The L1 guest's initramfs for the nested-KVM harness: busybox-static, the /init script below and
+// the kernel modules it loads (kvm-amd, virtio, 9p, overlay), built once per content into
+// .cache/harness/ and reused. Recipe: shared recipes/nested-kvm.md; docs/testing.md.
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { cacheRoot } from '../fixtures/debian-kernel.mjs';
+
+/** Where busybox-static installs its binary. */
+export const BUSYBOX = '/bin/busybox';
+
+/**
+ * Modules L1 loads, in dependency order. Debian does not ship modules.dep in the .deb, so the
+ * order comes from each module's `depends=` (`strings X.ko | grep ^depends=`) in Debian 12's 6.1
+ * kernel: kvm needs irqbypass; kvm-amd needs kvm and ccp; 9p needs 9pnet, netfs, fscache.
+ */
+export const L1_MODULES = [
+  'virt/lib/irqbypass',
+  'arch/x86/kvm/kvm',
+  'drivers/crypto/ccp/ccp',
+  'arch/x86/kvm/kvm-amd',
+  'drivers/virtio/virtio_ring',
+  'drivers/virtio/virtio',
+  'drivers/virtio/virtio_pci_modern_dev',
+  'drivers/virtio/virtio_pci_legacy_dev',
+  'drivers/virtio/virtio_pci',
+  'fs/netfs/netfs',
+  'fs/fscache/fscache',
+  'net/9p/9pnet',
+  'net/9p/9pnet_virtio',
+  'fs/9p/9p',
+  'fs/overlayfs/overlay',
+];
+
+/**
+ * The L1 /init (busybox sh). It talks to the harness only through lines
+ * `VIREO-HARNESS-<nonce>: <what> ...` on the serial console; the nonce comes from the kernel
+ * command line (`vireo.nonce=`), fresh per boot, so no output of the command under test can
+ * pass for a marker. `vireo.run=` names this boot's folder under the results export's
+ * `.harness/`, where the harness left `mountpoint` (the results folder's host path, which may
+ * hold spaces: it never goes through the kernel command line) and `command.sh`.
+ */
+export function l1InitScript() {
+  return `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+arg() { tr ' ' '\\n' < /proc/cmdline | sed -n "s/^vireo\\.$1=//p"; }
+nonce=$(arg nonce); run=$(arg run)
+say() { echo "VIREO-HARNESS-$nonce: $*"; }
+say l1-init "$(cut -d' ' -f1 /proc/uptime)"
+for m in ${L1_MODULES.map((m) => path.basename(m)).join(' ')}; do
+  insmod /mods/$m.ko || say note "insmod $m failed"
+done
+# The host's root, read-only over 9p, under a tmpfs overlay: COMMAND may write anywhere (caches,
+# node_modules/.vite-temp, HOME) but only the results export reaches the host.
+mkdir -p /lower /rw /host /out
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower || say note "9p hostroot failed"
+mount -t tmpfs -o size=50% tmpfs /rw; mkdir -p /rw/upper /rw/work
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /host || { say note "overlay failed, using the read-only root"; mount --bind /lower /host; mount -t tmpfs -o size=75% tmpfs /host/tmp; }
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || say note "9p results export failed"
+dir="/out/.harness/$run"
+out=$(cat "$dir/mountpoint")
+mount --bind /dev /host/dev; mount -t proc proc /host/proc; mount -t sysfs sys /host/sys
+mount -t debugfs none /host/sys/kernel/debug
+mkdir -p /host/dev/pts /host/dev/shm
+mount -t devpts devpts /host/dev/pts; mount -t tmpfs -o size=25% shm /host/dev/shm
+# No separate tmpfs on /tmp: the overlay already makes it writable, and a checkout or results
+# folder under /tmp (CI clones often live there) must stay visible.
+mkdir -p "/host$out"
+mount --bind /out "/host$out" || say note "cannot mount the results folder at $out"
+if [ -c /dev/kvm ]; then say kvm "$(cut -d' ' -f1 /proc/uptime)"; else say note "no /dev/kvm in L1"; fi
+say begin "$(cut -d' ' -f1 /proc/uptime)"
+chroot /host /bin/sh "$out/.harness/$run/command.sh"
+code=$?
+echo "$code" > "$dir/exit-code"
+sync
+# A command whose last line lacks a newline would swallow the marker: start a fresh line.
+echo
+say exit "$code"
+poweroff -f
+`;
+}
+
+/** True if FILE is an ELF executable without a program interpreter (statically linked). */
+export function isStaticElf(file) {
+  const header = Buffer.alloc(64);
+  const fd = openSync(file, 'r');
+  try {
+    if (readSync(fd, header, 0, 64, 0) < 64) return false;
+    // ELF64 little-endian (ELF spec, "ELF Header"): e_phoff at 0x20, e_phentsize 0x36, e_phnum 0x38.
+    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) return false;
+    const phoff = Number(header.readBigUInt64LE(0x20));
+    const phentsize = header.readUInt16LE(0x36);
+    const phnum = header.readUInt16LE(0x38);
+    const entry = Buffer.alloc(4);
+    for (let i = 0; i < phnum; i++) {
+      readSync(fd, entry, 0, 4, phoff + i * phentsize);
+      if (entry.readUInt32LE(0) === 3) return false; // PT_INTERP: needs ld.so, not in the initramfs
+    }
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Returns the cached initramfs for this kernel, building it if its content changed. The file
+ * name carries a hash of the init script, the kernel package and the module list; it appears
+ * only complete (temp file, then rename). Older builds are removed.
+ */
+export function ensureL1Initrd(kernel) {
+  const init = l1InitScript();
+  const key = createHash('sha256')
+    .update(init)
+    .update(kernel.package)
+    .update(L1_MODULES.join())
+    .digest('hex')
+    .slice(0, 16);
+  const dir = path.join(cacheRoot, 'harness');
+  const name = `l1-initrd-${key}.cpio.gz`;
+  const file = path.join(dir, name);
+  if (existsSync(file)) return file;
+  mkdirSync(dir, { recursive: true });
+  const stage = path.join(dir, `.stage-${process.pid}`);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    rmSync(stage, { recursive: true, force: true });
+    for (const d of ['bin', 'mods', 'proc', 'sys', 'dev', 'host', 'lower', 'rw', 'out'])
+      mkdirSync(path.join(stage, d), { recursive: true });
+    execFileSync('cp', [BUSYBOX, path.join(stage, 'bin', 'busybox')]);
+    for (const m of L1_MODULES) {
+      const ko = path.join(kernel.modules, `${m}.ko`);
+      if (!existsSync(ko))
+        throw new Error(
+          `kernel module ${ko} is missing: delete .cache/debian-kernel and run again`,
+        );
+      execFileSync('cp', [ko, path.join(stage, 'mods', `${path.basename(m)}.ko`)]);
+    }
+    writeFileSync(path.join(stage, 'init'), init, { mode: 0o755 });
+    const quote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+    execFileSync('sh', [
+      '-c',
+      `cd ${quote(stage)} && find . | cpio -o -H newc --quiet | gzip -1 > ${quote(tmp)}`,
+    ]);
+    renameSync(tmp, file);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+    rmSync(tmp, { force: true });
+  }
+  for (const old of readdirSync(dir))
+    if (/^l1-initrd-[0-9a-f]{16}\.cpio\.gz$/.test(old) && old !== name)
+      rmSync(path.join(dir, old), { force: true });
+  return file;
+}
