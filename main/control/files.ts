@@ -30,25 +30,31 @@ export async function listFolder(
   }
   const wanted = extensions.map((e) => e.toLowerCase().replace(/^\./, ''));
   const entries: DirectoryEntry[] = [];
-  for (const d of dirents) {
-    if (entries.length >= MAX_ENTRIES) break;
-    if (d.name.startsWith('.')) continue;
-    const full = path.join(folder, d.name);
-    let stat;
-    try {
-      stat = await fs.stat(full);
-    } catch {
-      continue; // dangling symlink or raced removal
-    }
-    if (stat.isDirectory())
-      entries.push({ name: d.name, path: full, kind: 'directory', sizeBytes: 0 });
-    else if (stat.isFile()) {
-      const ext = path.extname(d.name).toLowerCase().replace(/^\./, '');
-      if (wanted.length === 0 || wanted.includes(ext)) {
-        entries.push({ name: d.name, path: full, kind: 'file', sizeBytes: stat.size });
+  const wantedFile = (name: string): boolean =>
+    wanted.length === 0 || wanted.includes(path.extname(name).toLowerCase().replace(/^\./, ''));
+  // The dirent type says what most entries are without a stat; only symlinks (and files we show,
+  // for their size) need one. Stats run in parallel: a folder like /usr/bin has thousands.
+  const shown = dirents
+    .filter((d) => !d.name.startsWith('.'))
+    .filter((d) => d.isDirectory() || d.isSymbolicLink() || (d.isFile() && wantedFile(d.name)))
+    .slice(0, MAX_ENTRIES);
+  const described = await Promise.all(
+    shown.map(async (d): Promise<DirectoryEntry | null> => {
+      const full = path.join(folder, d.name);
+      if (d.isDirectory()) return { name: d.name, path: full, kind: 'directory', sizeBytes: 0 };
+      let stat;
+      try {
+        stat = await fs.stat(full);
+      } catch {
+        return null; // dangling symlink or raced removal
       }
-    }
-  }
+      if (stat.isDirectory()) return { name: d.name, path: full, kind: 'directory', sizeBytes: 0 };
+      if (stat.isFile() && wantedFile(d.name))
+        return { name: d.name, path: full, kind: 'file', sizeBytes: stat.size };
+      return null;
+    }),
+  );
+  for (const entry of described) if (entry) entries.push(entry);
   entries.sort((a, b) =>
     a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'directory' ? -1 : 1,
   );

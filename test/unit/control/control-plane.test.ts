@@ -2,7 +2,7 @@
  * The control plane as the app and `vireo serve` use it: handlers, the supervisor seam, the
  * library root resolution, and events, including those for changes another process made on disk.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -190,6 +190,21 @@ describe('files.list (browser-mode file picker)', () => {
     ]);
     const all = await control.handlers['files.list']({ path: dir, extensions: [] });
     expect(all.entries.map((e) => e.name)).toContain('notes.txt');
+  });
+
+  it('follows symlinks to folders and ISOs, and skips dangling ones', async () => {
+    const dir = path.join(root, 'links');
+    mkdirSync(path.join(dir, 'real'), { recursive: true });
+    writeFileSync(path.join(dir, 'real', 'd.iso'), 'iso');
+    symlinkSync(path.join(dir, 'real'), path.join(dir, 'to-folder'));
+    symlinkSync(path.join(dir, 'real', 'd.iso'), path.join(dir, 'to.iso'));
+    symlinkSync(path.join(dir, 'gone'), path.join(dir, 'dangling.iso'));
+    const listing = await control.handlers['files.list']({ path: dir, extensions: ['.iso'] });
+    expect(listing.entries.map((e) => `${e.kind}:${e.name}:${e.sizeBytes}`)).toEqual([
+      'directory:real:0',
+      'directory:to-folder:0',
+      'file:to.iso:3',
+    ]);
   });
 
   it('starts in the home folder and fails clearly on a missing folder or a file', async () => {
