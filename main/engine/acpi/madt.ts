@@ -1,0 +1,94 @@
+/**
+ * Multiple APIC Description Table (ACPI Specification 6.5, 5.2.12, table 5.19): how the OS finds
+ * every vCPU (one Processor Local APIC structure each, 5.2.12.2), the I/O APIC (5.2.12.3) and
+ * how ISA IRQs map onto its inputs (Interrupt Source Overrides, 5.2.12.5).
+ *
+ * The overrides copy what QEMU's PC machine reports for KVM's in-kernel irqchip (the in-kernel
+ * PIT drives IOAPIC pin 2, and the SCI is level/active high): ISA IRQ 0 -> GSI 2, and IRQ 9 ->
+ * GSI 9 level-triggered active-high. A Local APIC NMI structure (5.2.12.7) wires LINT1 as NMI
+ * on every processor, as on real boards.
+ *
+ * Runtime: engine.
+ */
+import { SDT_HEADER_LENGTH, TableWriter, finishTable } from './sdt.js';
+
+/** MADT revision 5 (ACPI 6.3 layout; 6.5's revision 6 adds only structures this machine lacks). */
+export const MADT_REVISION = 5;
+export const LOCAL_APIC_ADDRESS = 0xfee00000;
+export const IOAPIC_ADDRESS = 0xfec00000;
+/** xAPIC IDs are 8-bit and 0xFF is broadcast: at most 255 vCPUs without x2APIC. */
+export const MADT_MAX_CPUS = 255;
+
+const MADT_FLAG_PCAT_COMPAT = 1; // dual 8259s present (KVM's in-kernel PIC)
+const TYPE_LOCAL_APIC = 0;
+const TYPE_IO_APIC = 1;
+const TYPE_INTERRUPT_SOURCE_OVERRIDE = 2;
+const TYPE_LOCAL_APIC_NMI = 4;
+const LOCAL_APIC_ENABLED = 1;
+
+/** MPS INTI flags (table 5.26): polarity bits 1:0, trigger mode bits 3:2. */
+export const INTI_CONFORMS = 0x0;
+export const INTI_ACTIVE_HIGH = 0x1;
+export const INTI_EDGE = 0x4;
+export const INTI_LEVEL = 0xc;
+
+export interface InterruptSourceOverride {
+  /** ISA IRQ. */
+  source: number;
+  globalSystemInterrupt: number;
+  flags: number;
+}
+
+export const DEFAULT_OVERRIDES: readonly InterruptSourceOverride[] = [
+  { source: 0, globalSystemInterrupt: 2, flags: INTI_CONFORMS },
+  { source: 9, globalSystemInterrupt: 9, flags: INTI_ACTIVE_HIGH | INTI_LEVEL },
+];
+
+export interface MadtOptions {
+  cpus: number;
+  ioApicId?: number;
+  overrides?: readonly InterruptSourceOverride[];
+}
+
+export function buildMadt(o: MadtOptions): Uint8Array {
+  if (!Number.isInteger(o.cpus) || o.cpus < 1 || o.cpus > MADT_MAX_CPUS) {
+    throw new RangeError(`MADT: ${o.cpus} vCPUs; between 1 and ${MADT_MAX_CPUS} are supported`);
+  }
+  const overrides = o.overrides ?? DEFAULT_OVERRIDES;
+  const length = SDT_HEADER_LENGTH + 8 + 8 * o.cpus + 12 + 10 * overrides.length + 6;
+  const w = new TableWriter(length);
+  w.u32(SDT_HEADER_LENGTH, LOCAL_APIC_ADDRESS);
+  w.u32(SDT_HEADER_LENGTH + 4, MADT_FLAG_PCAT_COMPAT);
+  let at = SDT_HEADER_LENGTH + 8;
+  for (let cpu = 0; cpu < o.cpus; cpu++) {
+    // ACPI Processor UID = APIC ID = vCPU index: KVM gives vCPU n the APIC ID n.
+    w.u8(at, TYPE_LOCAL_APIC);
+    w.u8(at + 1, 8);
+    w.u8(at + 2, cpu);
+    w.u8(at + 3, cpu);
+    w.u32(at + 4, LOCAL_APIC_ENABLED);
+    at += 8;
+  }
+  w.u8(at, TYPE_IO_APIC);
+  w.u8(at + 1, 12);
+  w.u8(at + 2, o.ioApicId ?? 0); // KVM's in-kernel IOAPIC resets with ID 0
+  w.u8(at + 3, 0);
+  w.u32(at + 4, IOAPIC_ADDRESS);
+  w.u32(at + 8, 0); // GSI base
+  at += 12;
+  for (const ov of overrides) {
+    w.u8(at, TYPE_INTERRUPT_SOURCE_OVERRIDE);
+    w.u8(at + 1, 10);
+    w.u8(at + 2, 0); // bus 0 = ISA
+    w.u8(at + 3, ov.source);
+    w.u32(at + 4, ov.globalSystemInterrupt);
+    w.u16(at + 8, ov.flags);
+    at += 10;
+  }
+  w.u8(at, TYPE_LOCAL_APIC_NMI);
+  w.u8(at + 1, 6);
+  w.u8(at + 2, 0xff); // all processors
+  w.u16(at + 3, INTI_CONFORMS);
+  w.u8(at + 5, 1); // LINT1
+  return finishTable(w, 'APIC', MADT_REVISION);
+}
