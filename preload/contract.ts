@@ -191,12 +191,30 @@ export const calls = {
   'vm.shutdown': { args: VmRef, result: VmSummary },
 } as const;
 
+/** What the Electron application menu asks the renderer to do (for the selected VM, if any). */
+export const MenuCommand = z.enum([
+  'vm.new',
+  'vm.settings',
+  'vm.start',
+  'vm.pause',
+  'vm.resume',
+  'vm.shutdown',
+  'vm.powerOff',
+  'vm.delete',
+]);
+export type MenuCommand = z.infer<typeof MenuCommand>;
+
 /** Every event main pushes to the renderer. */
 export const events = {
   /** A VM was created, changed or changed state. */
   'vm.changed': z.object({ vm: VmSummary }),
   /** A VM was deleted or unregistered. */
   'vm.removed': z.object({ id: z.string() }),
+  /**
+   * Electron only: the user chose an item of the application menu (main/app/menu.ts). The
+   * renderer knows the selected VM, so it carries the command out, e.g. through `vm.start`.
+   */
+  'menu.command': z.object({ command: MenuCommand }),
 } as const;
 
 export type CallName = keyof typeof calls;
@@ -257,8 +275,7 @@ export class BridgeFailure extends Error {
 }
 
 /** Wire messages, shared by the Electron IPC channel and the browser-mode WebSocket. */
-export const IPC_CHANNEL_CALL = 'vireo:call';
-export const IPC_CHANNEL_EVENT = 'vireo:event';
+export { IPC_CHANNEL_CALL, IPC_CHANNEL_EVENT } from './channels.js';
 
 export const WireCall = z.object({
   type: z.literal('call'),

@@ -1,139 +1,98 @@
 /**
- * The Electron main process: thin glue around the control plane (main/control) and the router
- * (main/ipc). Follows Electron's security checklist: context isolation, sandbox, no Node in the
- * renderer, a CSP, content only from our own `vireo://app/` protocol, navigation and new windows
- * denied, permission requests denied, and every IPC call's sender checked before the router
- * validates its arguments.
+ * The Electron main process (built to out/main/app.js): thin glue around the control plane
+ * (main/control) and the router (main/ipc). In order:
+ *   before ready - one instance per user, sandbox everywhere, the `vireo://` scheme's privileges;
+ *   after ready  - session hardening, the app protocol, the control plane on the library
+ *                  (--home, then VIREO_HOME, then XDG), the IPC binding, the menu, the window;
+ *   on quit      - the control plane closes before the process exits.
+ * The security checklist items each module covers are listed in its own header.
  *
  * Runtime: Electron main.
  */
-import {
-  app,
-  BrowserWindow,
-  ipcMain,
-  Menu,
-  net,
-  protocol,
-  session,
-  shell,
-  type IpcMainInvokeEvent,
-} from 'electron';
+import { app, dialog } from 'electron';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { IPC_CHANNEL_CALL, IPC_CHANNEL_EVENT } from '../../preload/contract.js';
+import { fileURLToPath } from 'node:url';
 import { createControlPlane, resolveLibraryRoot, type ControlPlane } from '../control/index.js';
-import { createRouter, type Dispatch } from '../ipc/router.js';
+import { createRouter } from '../ipc/router.js';
+import { registerAppScheme, serveAppProtocol } from './app-protocol.js';
+import { enableSandboxEverywhere, guardEveryWebContents, hardenSession } from './hardening.js';
+import { bindBridgeToIpc } from './ipc-binding.js';
+import { installApplicationMenu } from './menu.js';
+import { activeWindow, createMainWindow, ourWindows } from './window.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/main
 const rendererDir = path.resolve(here, '..', 'renderer');
-const preload = path.resolve(here, '..', 'preload', 'index.cjs');
-const APP_ORIGIN = 'vireo://app';
-const CSP =
-  "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'";
+const preloadPath = path.resolve(here, '..', 'preload', 'index.cjs');
 
-protocol.registerSchemesAsPrivileged([
-  { scheme: 'vireo', privileges: { standard: true, secure: true, supportFetchAPI: true } },
-]);
-
-const windows = new Set<BrowserWindow>();
-
+/** `--home DIR` or `--home=DIR`; an empty value is an error rather than "use the default". */
 function homeFlag(argv: readonly string[]): string | undefined {
   const i = argv.indexOf('--home');
-  if (i >= 0) return argv[i + 1];
-  return argv.find((a) => a.startsWith('--home='))?.slice(7);
+  const value =
+    i >= 0
+      ? (argv[i + 1] ?? '')
+      : argv.find((a) => a.startsWith('--home='))?.slice('--home='.length);
+  if (value === '') throw new Error('--home needs a folder: vireo --home /path/to/library');
+  return value;
 }
 
-/** Only our own windows, showing our own protocol's top frame, may call the bridge. */
-function trustedSender(event: IpcMainInvokeEvent): boolean {
-  const frame = event.senderFrame;
-  const win = BrowserWindow.fromWebContents(event.sender);
-  return (
-    !!frame &&
-    !!win &&
-    windows.has(win) &&
-    frame === event.sender.mainFrame &&
-    frame.url.startsWith(`${APP_ORIGIN}/`)
-  );
-}
-
-function createMainWindow(): BrowserWindow {
-  const win = new BrowserWindow({
-    width: 1200,
-    height: 780,
-    title: 'Vireo',
-    show: false,
-    webPreferences: {
-      preload,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      webSecurity: true,
-      spellcheck: false,
-    },
-  });
-  windows.add(win);
-  win.on('closed', () => windows.delete(win));
-  win.once('ready-to-show', () => win.show());
-  win.webContents.on('will-navigate', (e) => e.preventDefault());
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
-  });
-  void win.loadURL(`${APP_ORIGIN}/index.html`);
-  return win;
+/** Start-up failures are sentences (missing bundle, unreadable library): show one, exit 1. */
+function fail(title: string, error: unknown): void {
+  dialog.showErrorBox(title, error instanceof Error ? error.message : String(error));
+  app.exit(1);
 }
 
 async function start(): Promise<void> {
   await app.whenReady();
-  // Serve the renderer bundle from our own scheme, never from outside rendererDir.
-  protocol.handle('vireo', (request) => {
-    const url = new URL(request.url);
-    const file = path.normalize(path.join(rendererDir, decodeURIComponent(url.pathname)));
-    if (url.host !== 'app' || !file.startsWith(rendererDir + path.sep))
-      return new Response('Not found', { status: 404 });
-    return net.fetch(pathToFileURL(file).toString());
-  });
-  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
-  });
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) =>
-    callback(false),
-  );
+  hardenSession();
+  let control: ControlPlane;
+  try {
+    await serveAppProtocol(rendererDir);
+    control = await createControlPlane({
+      home: resolveLibraryRoot(homeFlag(process.argv), process.env),
+      mode: 'electron',
+      version: app.getVersion(),
+    });
+  } catch (error) {
+    return fail('Vireo cannot start', error);
+  }
+  const unbind = bindBridgeToIpc(createRouter(control.handlers), control);
+  installApplicationMenu();
+  createMainWindow(preloadPath);
 
-  const control: ControlPlane = await createControlPlane({
-    home: resolveLibraryRoot(homeFlag(process.argv), process.env),
-    mode: 'electron',
-    version: app.getVersion(),
+  app.on('second-instance', () => {
+    const win = activeWindow();
+    if (!win) return void createMainWindow(preloadPath);
+    if (win.isMinimized()) win.restore();
+    win.focus();
   });
-  const dispatch: Dispatch = createRouter(control.handlers);
-  ipcMain.handle(IPC_CHANNEL_CALL, (event, name: unknown, args: unknown) => {
-    if (!trustedSender(event))
-      return {
-        ok: false,
-        error: { code: 'forbidden', message: 'This frame may not use the Vireo bridge.' },
-      };
-    return dispatch(String(name), args);
+  app.on('activate', () => {
+    if (ourWindows.size === 0) createMainWindow(preloadPath);
   });
-  control.onEvent((name, payload) => {
-    for (const w of windows) w.webContents.send(IPC_CHANNEL_EVENT, name, payload);
-  });
-
-  Menu.setApplicationMenu(
-    Menu.buildFromTemplate([
-      { label: 'File', submenu: [{ role: 'quit' }] },
-      {
-        label: 'View',
-        submenu: [{ role: 'reload' }, { role: 'toggleDevTools' }, { role: 'togglefullscreen' }],
-      },
-      { role: 'help', submenu: [{ role: 'about' }] },
-    ]),
-  );
-  createMainWindow();
-  app.on('activate', () => windows.size === 0 && createMainWindow());
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
-  app.on('will-quit', () => void control.close());
+  // Quitting waits for the control plane to close (watchers, locks), then quits for real.
+  let closed = false;
+  app.on('will-quit', (event) => {
+    if (closed) return;
+    event.preventDefault();
+    unbind();
+    void control
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        closed = true;
+        app.quit();
+      });
+  });
 }
 
-void start();
+// One Vireo per user: a second launch focuses the first window instead of opening the library twice.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  enableSandboxEverywhere();
+  registerAppScheme();
+  guardEveryWebContents();
+  start().catch((error: unknown) => fail('Vireo cannot start', error));
+}

@@ -1,63 +1,62 @@
 /**
  * Browser mode (`vireo serve`): the control plane behind an HTTP + WebSocket server, serving the
- * same renderer bundle as the Electron app. Like Jupyter or Cockpit on a headless host.
+ * same renderer bundle as the Electron app - a headless host managed from a browser, like
+ * Jupyter or Cockpit. docs/bridge.md describes the transport; this module wires it together:
  *
- * Security (docs/bridge.md):
  * - binds loopback unless `allowRemote` (the CLI's `--allow-remote`);
- * - a random token (32 bytes, base64url) is required on every HTTP request (the `token` query
- *   parameter, or the HttpOnly SameSite=Strict cookie set on the first valid request) and on the
- *   WebSocket upgrade; comparisons are constant-time;
- * - the Host header must name this server (DNS-rebinding defence); the WebSocket Origin must be
- *   this server's own origin;
- * - static files come only from `rendererDir`: paths are decoded once, normalised, refused if they
- *   contain NUL or leave the root, and resolved through realpath so a symlink cannot escape;
- * - a Content-Security-Policy and nosniff on every response; no directory listings.
+ * - every HTTP request and the WebSocket upgrade need the token (main/serve/access.ts), a Host
+ *   header naming this server, and for the upgrade an Origin equal to this server's own origin;
+ * - static files come only from `rendererDir` (main/serve/static-files.ts), with a
+ *   Content-Security-Policy, nosniff and no-referrer (the token is in the first URL) on every
+ *   response; no directory listings; unknown extensionless routes get index.html;
+ * - `/ws` carries the bridge (main/ipc/wire-endpoint.ts): JSON `WireCall`s in, results and
+ *   pushed events out, text frames of at most 1 MiB.
  *
  * Runtime: Node.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { promises as fs } from 'node:fs';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { WireCall, type WireMessage } from '../../preload/contract.js';
+import os from 'node:os';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ControlPlane } from '../control/index.js';
 import { createRouter } from '../ipc/router.js';
+import { openWireEndpoint } from '../ipc/wire-endpoint.js';
+import {
+  allowedHostHeaders,
+  checkToken,
+  cookieName,
+  generateToken,
+  isLoopbackHost,
+  isWildcardHost,
+  readCookie,
+  sameToken,
+  setCookieHeader,
+  urlHost,
+} from './access.js';
+import { openStaticRoot, type StaticRoot } from './static-files.js';
 
 export interface ServeOptions {
   control: ControlPlane;
   host: string;
   port: number;
   rendererDir: string;
+  /** Allow a non-loopback `host` (the CLI's `--allow-remote`). */
   allowRemote?: boolean;
+  /** A fixed token (tests, scripted set-ups); by default 32 fresh random bytes. */
   token?: string;
 }
 
 export interface RunningServer {
+  /** `http://HOST:PORT/?token=...`: what the CLI prints first. */
   url: string;
   token: string;
   close(): Promise<void>;
 }
 
-const COOKIE = 'vireo_token';
-const MAX_MESSAGE_BYTES = 1024 * 1024;
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.map': 'application/json; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-};
-
+/** Thrown by startServer with a sentence that says what to do. */
 export class ServeError extends Error {
   constructor(message: string) {
     super(message);
@@ -65,188 +64,216 @@ export class ServeError extends Error {
   }
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** Largest WebSocket message accepted (a call's arguments are small; 1 MiB is generous). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Browser tabs connected at once; each holds an event subscription. */
+const MAX_CLIENTS = 64;
+/** WebSocket close code for binary frames (RFC 6455 section 7.4.1, "unsupported data"). */
+const CLOSE_UNSUPPORTED_DATA = 1003;
+
+/**
+ * The name the printed URL uses: the bound address, or for a wildcard bind (0.0.0.0, ::) this
+ * machine's first external IPv4 address, since a browser elsewhere cannot open 0.0.0.0.
+ */
+function publicHost(host: string): string {
+  if (!isWildcardHost(host)) return urlHost(host);
+  for (const addresses of Object.values(os.networkInterfaces()))
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
 }
 
-function cookieToken(req: IncomingMessage): string | null {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
-  }
-  return null;
+/** The request target's path as sent, percent-escapes and all (parseTarget checked its form). */
+function rawPath(req: IncomingMessage): string {
+  const target = req.url ?? '/';
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const { control, host } = options;
-  if (!LOOPBACK.has(host) && !options.allowRemote) {
+  if (!isLoopbackHost(host) && !options.allowRemote) {
     throw new ServeError(
-      `Refusing to listen on ${host}: browser mode gives full control of this host's VMs, so it binds loopback only. Pass --allow-remote to listen on ${host} anyway.`,
+      `Refusing to listen on ${host}: browser mode gives full control of this host's VMs, so it listens on loopback (127.0.0.1) only. Pass --allow-remote to listen on ${host} anyway, and share the URL only with people you trust.`,
     );
   }
-  const token = options.token ?? randomBytes(32).toString('base64url');
-  const rootReal = await fs.realpath(options.rendererDir).catch(() => {
+  if (options.token !== undefined) {
+    const problem = checkToken(options.token);
+    if (problem) throw new ServeError(problem);
+  }
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
     throw new ServeError(
-      `The renderer bundle is missing at ${options.rendererDir}: run \`npm run build\` first.`,
+      `Port ${options.port} is not a port: choose 1-65535, or 0 for any free port.`,
     );
-  });
+  const token = options.token ?? generateToken();
+  let root: StaticRoot;
+  try {
+    root = await openStaticRoot(options.rendererDir);
+  } catch (e) {
+    throw new ServeError((e as Error).message);
+  }
   const dispatch = createRouter(control.handlers);
+
+  // Known once listening (port 0 picks one).
+  let port = 0;
   let origin = '';
   let allowedHosts = new Set<string>();
 
+  /** CSP as the task's security model asks: own scripts only, the bridge socket, inline styles. */
   const securityHeaders = (res: ServerResponse): void => {
-    const wsOrigin = origin.replace(/^http/, 'ws');
     res.setHeader(
       'Content-Security-Policy',
-      `default-src 'self'; script-src 'self'; connect-src 'self' ${wsOrigin}; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`,
+      `default-src 'self'; connect-src 'self' ${origin.replace(/^http/, 'ws')}; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`,
     );
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Cache-Control', 'no-store');
   };
   const refuse = (res: ServerResponse, status: number, message: string): void => {
     securityHeaders(res);
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end(`${message}\n`);
   };
-  const authorized = (req: IncomingMessage, url: URL): { ok: boolean; viaQuery: boolean } => {
-    const q = url.searchParams.get('token');
-    if (q !== null && sameSecret(q, token)) return { ok: true, viaQuery: true };
-    const c = cookieToken(req);
-    return { ok: c !== null && sameSecret(c, token), viaQuery: false };
+  /** Which proof of the token the request carries, if any. */
+  const tokenProof = (req: IncomingMessage, url: URL): 'query' | 'cookie' | null => {
+    const fromQuery = url.searchParams.get('token');
+    if (fromQuery !== null && fromQuery !== '' && sameToken(fromQuery, token)) return 'query';
+    const fromCookie = readCookie(req.headers.cookie, cookieName(port));
+    return fromCookie !== null && sameToken(fromCookie, token) ? 'cookie' : null;
   };
   const hostAllowed = (req: IncomingMessage): boolean =>
     allowedHosts.has((req.headers.host ?? '').toLowerCase());
-
-  /** Maps a URL path to a file inside the root, or null if it would leave the root. */
-  const resolveStatic = async (pathname: string): Promise<string | null> => {
-    let decoded: string;
+  /** The request's path and query; null for a request target that is not a plain path. */
+  const parseTarget = (req: IncomingMessage): URL | null => {
+    const target = req.url ?? '';
+    if (!target.startsWith('/') || target.startsWith('//')) return null;
     try {
-      decoded = decodeURIComponent(pathname);
+      return new URL(target, origin);
     } catch {
       return null;
     }
-    if (decoded.includes('\0') || decoded.includes('\\')) return null;
-    const relative = path.posix.normalize(decoded).replace(/^\/+/, '');
-    if (relative.startsWith('..') || path.isAbsolute(relative)) return null;
-    const candidate = path.join(rootReal, relative === '' ? 'index.html' : relative);
-    let real: string;
-    try {
-      real = await fs.realpath(candidate);
-    } catch {
-      // Not a file: routes without an extension are the single-page app's (the console route later).
-      return path.extname(relative) === '' ? path.join(rootReal, 'index.html') : null;
-    }
-    if (real !== rootReal && !real.startsWith(rootReal + path.sep)) return null;
-    const stat = await fs.stat(real);
-    if (stat.isDirectory()) return null;
-    return real;
   };
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      if (!hostAllowed(req)) return refuse(res, 421, 'Unknown host.');
-      const url = new URL(req.url ?? '/', origin);
-      const auth = authorized(req, url);
-      if (!auth.ok)
-        return refuse(
-          res,
-          403,
-          'Forbidden: open the URL with the token that `vireo serve` printed.',
-        );
-      if (req.method !== 'GET' && req.method !== 'HEAD')
-        return refuse(res, 405, 'Method not allowed.');
-      const file = await resolveStatic(url.pathname);
-      if (!file) return refuse(res, 404, 'Not found.');
-      const body = await fs.readFile(file);
-      securityHeaders(res);
-      if (auth.viaQuery)
-        res.setHeader('Set-Cookie', `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
-      res.writeHead(200, {
-        'Content-Type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
-        'Cache-Control': 'no-store',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    })().catch(() => {
-      if (!res.headersSent) refuse(res, 500, 'Internal error.');
+  const serveRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!hostAllowed(req))
+      return refuse(res, 421, 'Unknown host: open the URL exactly as `vireo serve` printed it.');
+    const url = parseTarget(req);
+    if (!url) return refuse(res, 400, 'Bad request target.');
+    const proof = tokenProof(req, url);
+    if (!proof)
+      return refuse(res, 403, 'Forbidden: open the URL with the token that `vireo serve` printed.');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return refuse(res, 405, 'Method not allowed: this server only serves files.');
+    }
+    // The raw path, not url.pathname: URL parsing would quietly resolve `..` segments first,
+    // and a request that names a place above the root is refused, not reinterpreted.
+    const file = await root.resolve(rawPath(req));
+    if (!file) return refuse(res, 404, 'Not found.');
+    securityHeaders(res);
+    if (proof === 'query') res.setHeader('Set-Cookie', setCookieHeader(port, token));
+    res.writeHead(200, { 'Content-Type': file.contentType, 'Content-Length': file.sizeBytes });
+    if (req.method === 'HEAD') return void res.end();
+    await pipeline(createReadStream(file.path), res);
+  };
+
+  const server: Server = createServer((req, res) => {
+    serveRequest(req, res).catch(() => {
+      if (!res.headersSent) refuse(res, 500, 'Internal error while reading the file.');
       else res.destroy();
     });
   });
+  // After listening, a socket-level error must be logged, never thrown out of the event loop.
+  server.on('clientError', (_error, socket: Duplex) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
-  server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', origin);
-    const deny = (status: string): void => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    };
-    if (!hostAllowed(req)) return deny('421 Misdirected Request');
-    if (url.pathname !== '/ws') return deny('404 Not Found');
-    if (!authorized(req, url).ok) return deny('403 Forbidden');
-    // The page's own origin only: same host (one of ours) as the Host header, plain http.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_MESSAGE_BYTES,
+    perMessageDeflate: false,
+  });
+  const denyUpgrade = (socket: Duplex, status: string): void => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (!hostAllowed(req)) return denyUpgrade(socket, '421 Misdirected Request');
+    const url = parseTarget(req);
+    if (!url) return denyUpgrade(socket, '400 Bad Request');
+    if (url.pathname !== '/ws') return denyUpgrade(socket, '404 Not Found');
+    if (!tokenProof(req, url)) return denyUpgrade(socket, '403 Forbidden');
+    // The page's own origin, under the name the Host header used (both already checked as ours).
     if (req.headers.origin !== `http://${(req.headers.host ?? '').toLowerCase()}`)
-      return deny('403 Forbidden');
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      return denyUpgrade(socket, '403 Forbidden');
+    if (wss.clients.size >= MAX_CLIENTS) return denyUpgrade(socket, '503 Service Unavailable');
+    try {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } catch {
+      denyUpgrade(socket, '400 Bad Request');
+    }
   });
 
   wss.on('connection', (ws: WebSocket) => {
-    const send = (message: WireMessage): void => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
-    };
-    const unsubscribe = control.onEvent((name, payload) => send({ type: 'event', name, payload }));
-    ws.on('close', unsubscribe);
-    ws.on('error', () => ws.terminate());
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return ws.close(1003, 'binary messages are not accepted');
-      let call;
-      try {
-        call = WireCall.parse(
-          JSON.parse(
-            Buffer.isBuffer(data)
-              ? data.toString('utf8')
-              : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString('utf8'),
-          ),
-        );
-      } catch {
-        return ws.close(1008, 'malformed message');
+    const endpoint = openWireEndpoint(
+      {
+        send: (text) => ws.send(text),
+        close: (code, reason) => ws.close(code, reason),
+        bufferedBytes: () => ws.bufferedAmount,
+      },
+      dispatch,
+      (listener) => control.onEvent(listener),
+    );
+    ws.on('close', () => endpoint.dispose());
+    // ws reports protocol errors (too large, bad frames) here, then closes with 1009/1002.
+    ws.on('error', () => endpoint.dispose());
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        endpoint.dispose();
+        return ws.close(CLOSE_UNSUPPORTED_DATA, 'binary messages are not accepted');
       }
-      void dispatch(call.name, call.args).then((result) =>
-        send({ type: 'result', id: call.id, result }),
-      );
+      const text = Buffer.isBuffer(data)
+        ? data.toString('utf8')
+        : Array.isArray(data)
+          ? Buffer.concat(data).toString('utf8')
+          : Buffer.from(data).toString('utf8');
+      endpoint.receive(text);
     });
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
+    const onError = (e: NodeJS.ErrnoException): void =>
       reject(
         new ServeError(
           e.code === 'EADDRINUSE'
             ? `Port ${options.port} is in use: choose another with --port, or 0 for any free port.`
-            : `Cannot listen on ${host}:${options.port}: ${e.message}`,
+            : e.code === 'EADDRNOTAVAIL'
+              ? `${host} is not an address of this machine: choose one with --host (default 127.0.0.1).`
+              : `Cannot listen on ${host}:${options.port}: ${e.message}`,
         ),
-      ),
-    );
-    server.listen(options.port, host, resolve);
+      );
+    server.once('error', onError);
+    server.listen(options.port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
   });
-  const { port } = server.address() as AddressInfo;
-  const hostForUrl = host.includes(':') ? `[${host}]` : host;
-  origin = `http://${hostForUrl}:${port}`;
-  allowedHosts = new Set(
-    [`${hostForUrl}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`].map((h) =>
-      h.toLowerCase(),
-    ),
-  );
+  server.on('error', (e) => process.stderr.write(`vireo serve: ${e.message}\n`));
+  port = (server.address() as AddressInfo).port;
+  origin = `http://${publicHost(host)}:${port}`;
+  allowedHosts = allowedHostHeaders(host, port);
 
+  let closing: Promise<void> | undefined;
   return {
     url: `${origin}/?token=${token}`,
     token,
     close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
+      (closing ??= new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
         wss.close();
-        server.closeAllConnections();
         server.close(() => resolve());
-      }),
+        server.closeAllConnections();
+      })),
   };
 }

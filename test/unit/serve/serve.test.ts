@@ -1,34 +1,49 @@
 /**
  * Browser-mode security and transport, against a real server and a real control plane on a
- * temporary library, over real HTTP and WebSocket connections.
+ * temporary library (VIREO_HOME-style temp folder), over real HTTP and WebSocket connections.
+ * The renderer folder is a tiny real one made here (the real bundle may not be built).
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createControlPlane, type ControlPlane } from '../../../main/control/index';
-import { startServer, type RunningServer } from '../../../main/serve/index';
+import { MAX_MESSAGE_BYTES, startServer, type RunningServer } from '../../../main/serve/index';
+import { calls } from '../../../preload/contract';
 
 let base: string;
+let root: string;
 let control: ControlPlane;
 let server: RunningServer;
 let origin: string;
+let port: number;
 
-function get(
-  pathAndQuery: string,
-  headers: Record<string, string> = {},
-): Promise<{
+interface Reply {
   status: number;
   body: string;
   headers: Record<string, string | string[] | undefined>;
-}> {
-  const url = new URL(origin);
+}
+
+/** A raw HTTP request: paths with ../ and %2e reach the server exactly as written. */
+function get(
+  pathAndQuery: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  at = origin,
+): Promise<Reply> {
+  const url = new URL(at);
   return new Promise((resolve, reject) => {
-    // Raw paths (with ../ and %2e) must reach the server unnormalised, so no URL object here.
     const req = request(
-      { host: url.hostname, port: url.port, path: pathAndQuery, headers },
+      {
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: url.port,
+        path: pathAndQuery,
+        headers,
+        method,
+      },
       (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
@@ -40,26 +55,76 @@ function get(
   });
 }
 
+/** Bytes straight onto a TCP socket, for requests no HTTP client would send. */
+function raw(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    let reply = '';
+    socket.on('data', (d) => (reply += d.toString()));
+    socket.on('end', () => resolve(reply));
+    socket.on('error', reject);
+    socket.setTimeout(3000, () => socket.destroy(new Error('no reply')));
+  });
+}
+
 function connect(
   query: string,
   headers: Record<string, string> = { Origin: origin },
+  options: WebSocket.ClientOptions = {},
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws${query}`, { headers });
+    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws${query}`, {
+      headers,
+      ...options,
+    });
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`refused ${res.statusCode}`)));
     ws.once('error', reject);
   });
 }
 
+type Message = {
+  type: string;
+  id?: number;
+  name?: string;
+  payload?: { vm?: unknown };
+  result?: { ok: boolean; value?: unknown; error?: { code: string } };
+};
+
+function collect(ws: WebSocket): {
+  messages: Message[];
+  until(pred: (m: Message) => boolean): Promise<Message>;
+} {
+  const messages: Message[] = [];
+  ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString('utf8')) as Message));
+  return {
+    messages,
+    async until(pred) {
+      for (let i = 0; i < 250; i++) {
+        const found = messages.find(pred);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('message never came');
+    },
+  };
+}
+
+const closeCode = (ws: WebSocket): Promise<number> =>
+  new Promise((r) => ws.once('close', (code) => r(code)));
+
 beforeAll(async () => {
   base = mkdtempSync(path.join(os.tmpdir(), 'vireo-serve-'));
-  const root = path.join(base, 'renderer');
-  mkdirSync(path.join(root, 'assets'), { recursive: true });
+  root = path.join(base, 'renderer');
+  mkdirSync(path.join(root, 'assets', 'nested'), { recursive: true });
   writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>Vireo</title>');
   writeFileSync(path.join(root, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(path.join(root, 'assets', 'app.css'), 'body{}');
+  writeFileSync(path.join(root, 'assets', 'icon.svg'), '<svg/>');
   writeFileSync(path.join(base, 'secret.txt'), 'SECRET');
   symlinkSync(path.join(base, 'secret.txt'), path.join(root, 'assets', 'escape.js'));
+  symlinkSync(base, path.join(root, 'up'));
+  symlinkSync(path.join(root, 'assets', 'app.js'), path.join(root, 'alias.js'));
   control = await createControlPlane({
     home: path.join(base, 'library'),
     mode: 'browser',
@@ -67,6 +132,7 @@ beforeAll(async () => {
   });
   server = await startServer({ control, host: '127.0.0.1', port: 0, rendererDir: root });
   origin = new URL(server.url).origin;
+  port = Number(new URL(server.url).port);
 });
 afterAll(async () => {
   await server.close();
@@ -75,91 +141,237 @@ afterAll(async () => {
 });
 
 describe('browser mode HTTP', () => {
-  it('prints a loopback URL with a random token', () => {
+  it('prints a loopback URL with a 32-byte base64url token', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(server.token, 'base64url')).toHaveLength(32);
   });
 
   it('refuses every request without the token', async () => {
-    for (const p of ['/', '/index.html', '/assets/app.js', '/?token=wrong', '/nothing']) {
+    for (const p of [
+      '/',
+      '/index.html',
+      '/assets/app.js',
+      '/?token=wrong',
+      '/?token=',
+      '/nothing',
+      '/ws',
+    ]) {
       const res = await get(p);
       expect(res.status, p).toBe(403);
       expect(res.body).not.toContain('<title>Vireo');
+      expect(res.headers['set-cookie'], p).toBeUndefined();
     }
+    // A near miss (same length, one character off) is refused too.
+    const near = server.token.slice(0, -1) + (server.token.endsWith('A') ? 'B' : 'A');
+    expect((await get(`/?token=${near}`)).status).toBe(403);
+    // The cookie of another port's server is not ours.
+    expect((await get('/', { Cookie: `vireo_token_1=${server.token}` })).status).toBe(403);
   });
 
   it('serves with the token and sets a strict HttpOnly cookie that works afterwards', async () => {
     const first = await get(`/?token=${server.token}`);
     expect(first.status).toBe(200);
     expect(first.body).toContain('<title>Vireo');
-    expect(first.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(first.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(first.headers['content-security-policy']).toContain(
+      `default-src 'self'; connect-src 'self' ws://127.0.0.1:${port}; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'`,
+    );
     expect(first.headers['x-content-type-options']).toBe('nosniff');
+    expect(first.headers['referrer-policy']).toBe('no-referrer');
     const cookie = String(first.headers['set-cookie']);
-    expect(cookie).toContain('HttpOnly');
-    expect(cookie).toContain('SameSite=Strict');
-    const js = await get('/assets/app.js', { Cookie: cookie.split(';')[0]! });
+    expect(cookie).toBe(`vireo_token_${port}=${server.token}; HttpOnly; SameSite=Strict; Path=/`);
+    const jar = { Cookie: `other=1; ${cookie.split(';')[0]!}` };
+    const js = await get('/assets/app.js', jar);
     expect(js.status).toBe(200);
-    expect(js.headers['content-type']).toContain('text/javascript');
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(js.headers['set-cookie']).toBeUndefined();
+    expect((await get('/assets/app.css', jar)).headers['content-type']).toBe(
+      'text/css; charset=utf-8',
+    );
+    expect((await get('/assets/icon.svg', jar)).headers['content-type']).toBe('image/svg+xml');
+    // A symlink that stays inside the root is fine.
+    expect((await get('/alias.js', jar)).body).toBe('console.log(1)');
+    const head = await get('/assets/app.js', jar, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe('14');
+    expect(head.body).toBe('');
+  });
+
+  it('falls back to index.html for app routes, never for missing files or folders', async () => {
+    const t = `?token=${server.token}`;
+    expect((await get(`/vm/1234/console${t}`)).body).toContain('<title>Vireo');
+    expect((await get(`/assets/missing.js${t}`)).status).toBe(404);
+    // No directory listings.
+    for (const p of ['/assets', '/assets/', '/assets/nested/']) {
+      const res = await get(`${p}${t}`);
+      expect(res.status, p).toBe(404);
+      expect(res.body, p).not.toContain('app.js');
+    }
+  });
+
+  it('serves files only: other methods are refused', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const res = await get(`/?token=${server.token}`, {}, method);
+      expect(res.status, method).toBe(405);
+    }
   });
 
   it('cannot be made to read outside its root', async () => {
     const t = `token=${server.token}`;
     for (const p of [
       '/../secret.txt',
+      '/../../../../etc/passwd',
       '/%2e%2e/secret.txt',
+      '/%2E%2E/secret.txt',
       '/assets/%2e%2e%2f%2e%2e%2fsecret.txt',
       '/..%2fsecret.txt',
-      `/${base}/secret.txt`,
-      '/assets/escape.js',
-      '/index.html%00.js',
+      '/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd',
       '/assets/..%5c..%5csecret.txt',
+      `/${base}/secret.txt`,
+      `/%2f${base.slice(1)}/secret.txt`,
+      '//etc/passwd',
+      '/assets/escape.js',
+      '/up/secret.txt',
+      '/index.html%00.js',
+      '/secret.txt%00',
+      '/%c0%ae%c0%ae/secret.txt',
+      '/%E0%A4%A',
     ]) {
       const res = await get(`${p}?${t}`);
       expect(res.body, p).not.toContain('SECRET');
+      expect(res.body, p).not.toContain('root:');
       expect([400, 404], p).toContain(res.status);
+    }
+    // Absolute-form and odd request targets, sent raw.
+    for (const target of [`http://127.0.0.1:${port}/../secret.txt?${t}`, `*`]) {
+      const reply = await raw(
+        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(reply, target).not.toContain('SECRET');
+      expect(reply, target).toMatch(/^HTTP\/1\.1 400/);
     }
   });
 
-  it('refuses a foreign Host header (DNS rebinding)', async () => {
-    const res = await get(`/?token=${server.token}`, { Host: 'evil.example:80' });
-    expect(res.status).toBe(421);
+  it('refuses a foreign or missing Host header (DNS rebinding)', async () => {
+    const t = `/?token=${server.token}`;
+    expect((await get(t, { Host: 'evil.example' })).status).toBe(421);
+    expect((await get(t, { Host: `evil.example:${port}` })).status).toBe(421);
+    expect((await get(t, { Host: `127.0.0.1:${port + 1}` })).status).toBe(421);
+    expect((await get(t, { Host: `localhost:${port}` })).status).toBe(200);
+    const noHost = await raw(`GET ${t} HTTP/1.0\r\n\r\n`);
+    expect(noHost).toMatch(/^HTTP\/1\.1 421/);
   });
 
-  it('refuses to bind a non-loopback address unless allowed', async () => {
+  it('survives garbage on the socket', async () => {
+    const reply = await raw('\x00\x01 not http at all\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect((await get(`/?token=${server.token}`)).status).toBe(200);
+  });
+});
+
+describe('browser mode start-up', () => {
+  it('refuses to bind a non-loopback address unless allowed, naming the flag', async () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.1', 'example.com']) {
+      await expect(
+        startServer({ control, host, port: 0, rendererDir: root }),
+        host,
+      ).rejects.toThrow('--allow-remote');
+    }
+  });
+
+  it('binds every interface with allowRemote, still answering only to its own names', async () => {
+    const remote = await startServer({
+      control,
+      host: '0.0.0.0',
+      port: 0,
+      rendererDir: root,
+      allowRemote: true,
+    });
+    try {
+      const p = new URL(remote.url).port;
+      const at = `http://127.0.0.1:${p}`;
+      expect((await get(`/?token=${remote.token}`, {}, 'GET', at)).status).toBe(200);
+      expect(
+        (await get(`/?token=${remote.token}`, { Host: `evil.example:${p}` }, 'GET', at)).status,
+      ).toBe(421);
+      expect((await get('/', {}, 'GET', at)).status).toBe(403);
+    } finally {
+      await remote.close();
+    }
+  });
+
+  it('accepts loopback aliases and an IPv6 loopback without the flag', async () => {
+    const v6 = await startServer({ control, host: '::1', port: 0, rendererDir: root });
+    try {
+      expect(v6.url).toMatch(/^http:\/\/\[::1\]:\d+\/\?token=/);
+      const res = await get(`/?token=${v6.token}`, {}, 'GET', new URL(v6.url).origin);
+      expect(res.status).toBe(200);
+    } finally {
+      await v6.close();
+    }
+  });
+
+  it('says what to do when the bundle is missing, the port is taken or the token is weak', async () => {
     await expect(
-      startServer({ control, host: '0.0.0.0', port: 0, rendererDir: path.join(base, 'renderer') }),
-    ).rejects.toThrow('--allow-remote');
+      startServer({ control, host: '127.0.0.1', port: 0, rendererDir: path.join(base, 'none') }),
+    ).rejects.toThrow('npm run build');
+    await expect(
+      startServer({ control, host: '127.0.0.1', port, rendererDir: root }),
+    ).rejects.toThrow(`Port ${port} is in use`);
+    await expect(
+      startServer({ control, host: '127.0.0.1', port: 0, rendererDir: root, token: 'short' }),
+    ).rejects.toThrow('43 to 256 characters');
+    await expect(
+      startServer({ control, host: '127.0.0.1', port: 70000, rendererDir: root }),
+    ).rejects.toThrow('not a port');
   });
 });
 
 describe('browser mode WebSocket', () => {
-  it('refuses connections without the token or from another origin', async () => {
+  it('refuses upgrades without the token, from another origin, or with a foreign Host', async () => {
     await expect(connect('')).rejects.toThrow('refused 403');
     await expect(connect('?token=nope')).rejects.toThrow('refused 403');
     await expect(
       connect(`?token=${server.token}`, { Origin: 'http://evil.example' }),
     ).rejects.toThrow('refused 403');
+    await expect(
+      connect(`?token=${server.token}`, { Origin: `http://127.0.0.1:${port + 1}` }),
+    ).rejects.toThrow('refused 403');
+    await expect(connect(`?token=${server.token}`, { Origin: 'null' })).rejects.toThrow(
+      'refused 403',
+    );
+    // Node clients send no Origin; browsers always do. No Origin, no socket.
     await expect(connect(`?token=${server.token}`, {})).rejects.toThrow('refused 403');
+    await expect(
+      connect(`?token=${server.token}`, { Origin: origin, Host: `evil.example:${port}` }),
+    ).rejects.toThrow('refused 421');
   });
 
-  it('carries calls and pushes events', async () => {
+  it('accepts the cookie instead of the query token, and only on /ws', async () => {
+    const ws = await connect('', { Origin: origin, Cookie: `vireo_token_${port}=${server.token}` });
+    ws.close();
+    const upgrade = (target: string) =>
+      raw(
+        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      );
+    expect(await upgrade(`/other?token=${server.token}`)).toMatch(/^HTTP\/1\.1 404/);
+    expect(await upgrade(`http://[?token=${server.token}`)).toMatch(/^HTTP\/1\.1 400/);
+    expect(await upgrade(`//evil/ws?token=${server.token}`)).toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  it('carries a real call round trip and pushes an event after vm.create', async () => {
     const ws = await connect(`?token=${server.token}`);
-    const messages: {
-      type: string;
-      id?: number;
-      name?: string;
-      result?: { ok: boolean; error?: { code: string } };
-    }[] = [];
-    ws.on('message', (d: Buffer) =>
-      messages.push(JSON.parse(d.toString('utf8')) as (typeof messages)[number]),
-    );
-    const until = async (pred: () => boolean) => {
-      for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(pred()).toBe(true);
-    };
+    const observer = await connect(`?token=${server.token}`);
+    const mine = collect(ws);
+    const theirs = collect(observer);
+    ws.send(JSON.stringify({ type: 'call', id: 1, name: 'host.info', args: {} }));
+    const info = await mine.until((m) => m.type === 'result' && m.id === 1);
+    expect(info.result?.ok).toBe(true);
+    expect(calls['host.info'].result.parse(info.result?.value)).toMatchObject({ mode: 'browser' });
     ws.send(
       JSON.stringify({
         type: 'call',
-        id: 1,
+        id: 2,
         name: 'vm.create',
         args: {
           name: 'ws-vm',
@@ -172,14 +384,54 @@ describe('browser mode WebSocket', () => {
         },
       }),
     );
-    await until(() => messages.some((m) => m.type === 'result' && m.id === 1));
-    expect(messages.find((m) => m.id === 1)?.result?.ok).toBe(true);
-    await until(() => messages.some((m) => m.type === 'event' && m.name === 'vm.changed'));
-    ws.send(JSON.stringify({ type: 'call', id: 2, name: 'vm.create', args: { name: '../evil' } }));
-    await until(() => messages.some((m) => m.id === 2));
-    expect(messages.find((m) => m.id === 2)?.result?.error?.code).toBe('invalid-arguments');
-    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
-    ws.send('not json');
-    expect(await closed).toBe(1008);
+    const created = await mine.until((m) => m.type === 'result' && m.id === 2);
+    expect(created.result?.ok).toBe(true);
+    const event = await theirs.until((m) => m.type === 'event' && m.name === 'vm.changed');
+    expect(calls['vm.get'].result.parse(event.payload?.vm)).toMatchObject({
+      config: { name: 'ws-vm' },
+    });
+    ws.send(JSON.stringify({ type: 'call', id: 3, name: 'vm.create', args: { name: '../evil' } }));
+    const refused = await mine.until((m) => m.id === 3);
+    expect(refused.result?.error?.code).toBe('invalid-arguments');
+    ws.close();
+    observer.close();
+  });
+
+  it('closes on malformed, binary or oversized messages, and keeps serving others', async () => {
+    const notJson = await connect(`?token=${server.token}`);
+    const c1 = closeCode(notJson);
+    notJson.send('not json');
+    expect(await c1).toBe(1008);
+
+    const binary = await connect(`?token=${server.token}`);
+    const c2 = closeCode(binary);
+    binary.send(Buffer.from('{"type":"call"}'));
+    expect(await c2).toBe(1003);
+
+    const huge = await connect(`?token=${server.token}`);
+    const c3 = closeCode(huge);
+    huge.send('x'.repeat(MAX_MESSAGE_BYTES + 1));
+    expect(await c3).toBe(1009);
+
+    const healthy = await connect(`?token=${server.token}`);
+    const inbox = collect(healthy);
+    healthy.send(JSON.stringify({ type: 'call', id: 9, name: 'vm.list', args: {} }));
+    expect((await inbox.until((m) => m.id === 9)).result?.ok).toBe(true);
+    healthy.close();
+  });
+
+  it('closes every connection on close()', async () => {
+    const extra = await startServer({ control, host: '127.0.0.1', port: 0, rendererDir: root });
+    const saved = origin;
+    origin = new URL(extra.url).origin;
+    try {
+      const ws = await connect(`?token=${extra.token}`);
+      const closed = closeCode(ws);
+      await extra.close();
+      expect(await closed).toBe(1006);
+      await extra.close();
+    } finally {
+      origin = saved;
+    }
   });
 });
