@@ -38,6 +38,8 @@ import { BUSYBOX, ensureL1Initrd, isStaticElf } from './l1-initrd.mjs';
 
 const HARNESS_FAILURE = 125;
 const CONSOLE_TAIL_LINES = 60;
+/** Seconds a booting L1 may stay silent before its first console line, whatever --silence says. */
+const BOOT_GRACE = 120;
 
 /** Environment variables passed into L1 besides every VIREO_* one. */
 const PASSED_ENV = [
@@ -204,7 +206,10 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
       ...['-smp', String(Math.min(os.availableParallelism(), 4)), '-m', String(opts.memory)],
       ...['-kernel', kernel.vmlinuz, '-initrd', initrd],
       '-append',
-      `console=ttyS0 quiet panic=-1 vireo.nonce=${nonce} vireo.run=${runId}`,
+      // `quiet` (only errors reach the console, which the command's output shares) saves about
+      // a second of boot: the kernel console writes each byte by polling the emulated UART.
+      // VIREO_HARNESS_VERBOSE=1 drops it to show where a hung boot stopped.
+      `console=ttyS0 ${opts.verbose ? '' : 'quiet '}panic=-1 vireo.nonce=${nonce} vireo.run=${runId}`,
       ...['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot'],
       '-virtfs',
       'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
@@ -220,6 +225,11 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
     let reason = null;
     let partial = '';
     let lastOutput = Date.now();
+    let printedAnything = false;
+    // Firmware and the kernel's decompressor print nothing: until the first console line (about
+    // 8 s, more on a busy machine) a short --silence would kill every boot, so it gets a grace.
+    const silenceLimit = () =>
+      printedAnything ? opts.silence : Math.max(opts.silence, BOOT_GRACE);
 
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     currentQemu = qemu;
@@ -230,8 +240,8 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
     const watchdog = setInterval(() => {
       const now = Date.now();
       if (now > deadline) finish(`hard timeout (${opts.timeout} s) reached`);
-      else if (now - lastOutput > opts.silence * 1000)
-        finish(`silence: nothing printed for ${opts.silence} s`);
+      else if (now - lastOutput > silenceLimit() * 1000)
+        finish(`silence: nothing printed for ${silenceLimit()} s`);
     }, 1000);
 
     const onLine = (line) => {
@@ -261,6 +271,7 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
     qemu.stdout.setEncoding('utf8');
     qemu.stdout.on('data', (chunk) => {
       lastOutput = Date.now();
+      printedAnything = true;
       partial += chunk;
       const lines = partial.split('\n');
       partial = lines.pop() ?? '';
