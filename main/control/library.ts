@@ -186,7 +186,7 @@ export class Library {
         summaries.push(await this.summarize(folder, scan));
       }
     }
-    return summaries.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+    return markDuplicateIds(summaries).sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
   }
 
   /** Finds a VM by id, or (for the CLI) by exact name, case-insensitively. */
@@ -454,6 +454,45 @@ export class Library {
     });
     return removed;
   }
+}
+
+/**
+ * A copied VM folder carries the original's id; two VMs with one id would make every call by id
+ * ambiguous (VirtualBox refuses to register such a copy). The copy (the folder not named after
+ * the VM, else the later path) becomes inaccessible with what to do; its file is not changed.
+ */
+function markDuplicateIds(summaries: VmSummary[]): VmSummary[] {
+  const byId = new Map<string, Extract<VmSummary, { accessible: true }>[]>();
+  for (const vm of summaries) {
+    if (!vm.accessible) continue;
+    const same = byId.get(vm.id);
+    if (same) same.push(vm);
+    else byId.set(vm.id, [vm]);
+  }
+  const copies = new Map<string, string>();
+  for (const group of byId.values()) {
+    if (group.length < 2) continue;
+    const ranked = [...group].sort(
+      (a, b) =>
+        Number(path.basename(b.folder) === b.config.name) -
+          Number(path.basename(a.folder) === a.config.name) || a.folder.localeCompare(b.folder),
+    );
+    for (const copy of ranked.slice(1)) copies.set(copy.folder, ranked[0]!.folder);
+  }
+  if (copies.size === 0) return summaries;
+  return summaries.map((vm) => {
+    const original = copies.get(vm.folder);
+    if (!original || !vm.accessible) return vm;
+    return {
+      accessible: false,
+      id: folderId(vm.folder),
+      folder: vm.folder,
+      configPath: vm.configPath,
+      state: 'inaccessible',
+      stateReason: `The config file ${vm.configPath} has the same id as the VM in ${original} (a copied folder?). Give this copy a new "id" (any new UUID, e.g. from uuidgen) or remove it.`,
+      name: path.basename(vm.folder),
+    };
+  });
 }
 
 export function nameOf(vm: VmSummary): string {

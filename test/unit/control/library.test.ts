@@ -235,6 +235,22 @@ describe('the VM library against hostile or damaged folders', () => {
     expect(readFileSync(file, 'utf8')).toBe(content);
   });
 
+  it('shows a copied VM folder (same id) as inaccessible, keeping the original usable', async () => {
+    const vm = await library.create(request());
+    mkdirSync(path.join(root, 'alpha copy'));
+    const copy = path.join(root, 'alpha copy', 'alpha copy.vireo.json');
+    writeFileSync(copy, readFileSync(vm.configPath));
+    const list = await library.list();
+    expect(list.map((v) => [v.folder, v.accessible])).toEqual([
+      [vm.folder, true],
+      [path.join(root, 'alpha copy'), false],
+    ]);
+    expect(list[1]!.stateReason).toContain(`same id as the VM in ${vm.folder}`);
+    expect((await library.get(vm.id)).folder).toBe(vm.folder);
+    await library.update(vm.id, { cpus: 2 });
+    expect(readFileSync(copy, 'utf8')).not.toContain('"cpus": 2');
+  });
+
   it('does not hang on a FIFO planted as a config file', async () => {
     mkdirSync(path.join(root, 'pipe'));
     execFileSync('mkfifo', [path.join(root, 'pipe', 'pipe.vireo.json')]);
