@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer } from '../../serve/index.js';
-import { parseInteger, UsageError, type CliCommand } from '../command.js';
+import { ServeError, startServer } from '../../serve/index.js';
+import { CliError, parseInteger, UsageError, type CliCommand } from '../command.js';
 
 export const serve: CliCommand = {
   name: 'serve',
@@ -32,13 +32,29 @@ export const serve: CliCommand = {
       process.env.VIREO_RENDERER_DIR ??
       path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'renderer');
     const control = await ctx.control();
-    const server = await startServer({
-      control,
-      host: values.host ?? '127.0.0.1',
-      port,
-      rendererDir,
-      allowRemote: values['allow-remote'] ?? false,
-    });
+    let server;
+    try {
+      server = await startServer({
+        control,
+        host: values.host ?? '127.0.0.1',
+        port,
+        rendererDir,
+        allowRemote: values['allow-remote'] ?? false,
+      });
+    } catch (e) {
+      await control.close();
+      // The server's own refusals (missing bundle, remote host without --allow-remote) and the
+      // system's (port in use) are the user's to fix: a message, not a stack.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof ServeError) throw new CliError(e.message);
+      if (code === 'EADDRINUSE')
+        throw new CliError(`port ${port} is in use: choose another with --port, or 0 for any`);
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+        throw new CliError(`cannot listen on ${values.host}: no such address on this host`);
+      if (code === 'EACCES')
+        throw new CliError(`no permission to listen on port ${port}: use a port above 1023`);
+      throw e;
+    }
     ctx.out(server.url);
     ctx.err(`Vireo is serving the library ${ctx.home}. Press Ctrl-C to stop.`);
     await new Promise<void>((resolve) => {

@@ -129,6 +129,20 @@ describe('vireo as a process', () => {
     expect(r.status).toBe(0);
   });
 
+  it('serve explains a missing renderer bundle or a remote host without a stack', () => {
+    const missing = vireo(['--home', home, 'serve'], {
+      VIREO_RENDERER_DIR: path.join(dir, 'none'),
+    });
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('renderer bundle is missing');
+    expect(missing.err).not.toContain('    at ');
+    const remote = vireo(['--home', home, 'serve', '--host', '0.0.0.0'], {
+      VIREO_RENDERER_DIR: path.join(dir, 'none'),
+    });
+    expect(remote.code).toBe(1);
+    expect(remote.err).not.toContain('    at ');
+  });
+
   it('serve prints the URL first and exits 0 on SIGTERM', async () => {
     const renderer = path.join(dir, 'renderer');
     mkdirSync(renderer);
