@@ -1,0 +1,105 @@
+/**
+ * Exit dispatch on the device thread: answers the port I/O and MMIO exits vCPU threads post in
+ * their mailboxes by calling the one port bus or the one MMIO bus. Devices see `read(offset,
+ * data)` / `write(offset, data)` only; nothing here knows which backend produced the exit.
+ *
+ * Waiting uses Atomics.waitAsync, so the device thread's event loop stays free for timers,
+ * the serial console and IPC between exits.
+ *
+ * Runtime: engine (device thread).
+ */
+import type { Bus } from '../bus.js';
+import {
+  KIND_MMIO,
+  KIND_PIO,
+  MB_ADDRESS_HI,
+  MB_ADDRESS_LO,
+  MB_COUNT,
+  MB_IS_WRITE,
+  MB_KIND,
+  MB_SIZE,
+  MB_STATE,
+  STATE_REQUEST,
+  STATE_RESPONSE,
+  type ExitMailbox,
+  waitAsync,
+} from './exit-mailbox.js';
+
+export interface ExitBuses {
+  ports: Bus;
+  mmio: Bus;
+}
+
+/** A device model threw while handling an exit: the VM must end as "aborted". */
+export class DeviceFaultError extends Error {
+  constructor(
+    readonly access: string,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `device model failed on ${access}: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`,
+    );
+    this.name = 'DeviceFaultError';
+  }
+}
+
+/** Answers the request currently in `mailbox` (STATE must be REQUEST). Exported for tests. */
+export function answerExit(mailbox: ExitMailbox, buses: ExitBuses): void {
+  const w = mailbox.words;
+  const kind = w[MB_KIND]!;
+  const isWrite = w[MB_IS_WRITE] !== 0;
+  const size = w[MB_SIZE]!;
+  const count = w[MB_COUNT]!;
+  const address = (w[MB_ADDRESS_LO]! >>> 0) + (w[MB_ADDRESS_HI]! >>> 0) * 2 ** 32;
+  const bus = kind === KIND_PIO ? buses.ports : kind === KIND_MMIO ? buses.mmio : undefined;
+  if (!bus || size < 1 || size > 8 || count < 1 || size * count > mailbox.data.length) {
+    throw new DeviceFaultError(
+      `malformed exit (kind ${kind}, size ${size}, count ${count})`,
+      new Error('the vCPU thread posted an exit the dispatcher cannot decode'),
+    );
+  }
+  try {
+    // String I/O (rep ins/outs) arrives as `count` elements of `size` bytes, all at one port.
+    for (let i = 0; i < count; i++) {
+      const data = mailbox.data.subarray(i * size, (i + 1) * size);
+      if (isWrite) bus.write(address, data);
+      else bus.read(address, data);
+    }
+  } catch (e) {
+    const what = kind === KIND_PIO ? 'port' : 'MMIO';
+    throw new DeviceFaultError(
+      `${isWrite ? 'write to' : 'read from'} ${what} 0x${address.toString(16)} (size ${size})`,
+      e,
+    );
+  }
+}
+
+/**
+ * Serves one vCPU's mailbox until `signal` aborts. A device fault is passed to `onFault` and
+ * stops serving that mailbox (the VM is going down).
+ */
+export async function serveMailbox(
+  mailbox: ExitMailbox,
+  buses: ExitBuses,
+  signal: AbortSignal,
+  onFault: (e: unknown) => void,
+): Promise<void> {
+  const w = mailbox.words;
+  while (!signal.aborted) {
+    const state = Atomics.load(w, MB_STATE);
+    if (state === STATE_REQUEST) {
+      try {
+        answerExit(mailbox, buses);
+      } catch (e) {
+        onFault(e);
+        return;
+      }
+      Atomics.store(w, MB_STATE, STATE_RESPONSE);
+      Atomics.notify(w, MB_STATE);
+      continue;
+    }
+    // Wake on the next notify (a new request), or re-check every second so `signal` is seen.
+    const waited = waitAsync(w, MB_STATE, state, 1000);
+    if (waited.async) await waited.value;
+  }
+}
