@@ -10,7 +10,8 @@
 // `os.catalog` (no disk, a few KB of answer). Token, Origin and Host are checked once at the
 // upgrade; every call is then parsed, validated by zod, routed, run and JSON-encoded.
 // The peer answers with the same value vireo returned (same bytes on the wire), parsed and
-// encoded per call as vireo does, but without validation, routing or the handler. Rounds alternate, so the shared machine's load hits both.
+// encoded per call as vireo does, but without validation, routing or the handler. Rounds
+// alternate, so the shared machine's load hits both.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
