@@ -245,7 +245,7 @@ describe('the Electron main process', () => {
     expect(answers).toEqual([false]);
     expect(rec.permissionCheck!(null, 'clipboard-read')).toBe(false);
     expect(rec.beforeRequest!.filter.urls).toEqual(
-      expect.arrayContaining(['http://*/*', 'https://*/*', 'file://*/*']),
+      expect.arrayContaining(['http://*/*', 'https://*/*', 'file:///*']),
     );
     const cancelled: unknown[] = [];
     rec.beforeRequest!.listener({ url: 'https://example.com' }, (r: unknown) => cancelled.push(r));
