@@ -52,6 +52,11 @@ export interface AcpiTablesOptions {
   has8042: boolean;
   /** The machine has VGA (clear: Linux skips legacy VGA probing). */
   hasVga: boolean;
+  /**
+   * The GSI the in-kernel PIT raises: 0 with KVM's default GSI routing (the default), 2 if the
+   * hypervisor installs QEMU-style routing (GSI 0 -> IOAPIC pin 2). See madt.ts.
+   */
+  timerGsi?: 0 | 2;
 }
 
 const align16 = (n: number): number => (n + 15) & ~15;
@@ -76,7 +81,7 @@ export function buildAcpiTables(o: AcpiTablesOptions): AcpiTables {
       (o.has8042 ? IAPC_BOOT_ARCH_8042 : 0) | (o.hasVga ? 0 : IAPC_BOOT_ARCH_VGA_NOT_PRESENT),
   });
   const fadtAddress = align16(dsdtAddress + dsdt.length);
-  const madt = buildMadt({ cpus: o.cpus });
+  const madt = buildMadt({ cpus: o.cpus, timerGsi: o.timerGsi ?? 0 });
   const madtAddress = align16(fadtAddress + fadt.length);
   const xsdtAddress = align16(madtAddress + madt.length);
   const xsdt = buildXsdt([fadtAddress, madtAddress]);

@@ -3,10 +3,17 @@
  * every vCPU (one Processor Local APIC structure each, 5.2.12.2), the I/O APIC (5.2.12.3) and
  * how ISA IRQs map onto its inputs (Interrupt Source Overrides, 5.2.12.5).
  *
- * The overrides copy what QEMU's PC machine reports for KVM's in-kernel irqchip (the in-kernel
- * PIT drives IOAPIC pin 2, and the SCI is level/active high): ISA IRQ 0 -> GSI 2, and IRQ 9 ->
- * GSI 9 level-triggered active-high. A Local APIC NMI structure (5.2.12.7) wires LINT1 as NMI
- * on every processor, as on real boards.
+ * Interrupt source overrides must match how the hypervisor routes GSIs to IOAPIC pins:
+ * - IRQ 9 (the ACPI SCI) -> GSI 9, level-triggered, active high: always (the SCI is a shared
+ *   level interrupt, ACPI 6.5 5.2.9 SCI_INT; the acpi-pm device holds the line while pending).
+ * - IRQ 0 (the PIT) -> GSI 2 is what QEMU reports, because QEMU replaces KVM's routing table so
+ *   that GSI 0 lands on IOAPIC pin 2 (KVM_SET_GSI_ROUTING in QEMU's kvm_pc_setup_irq_routing).
+ *   KVM's *default* routing (virt/kvm/irqchip.c / arch/x86/kvm/irq_comm.c default_routing) maps
+ *   GSI n to IOAPIC pin n, and the in-kernel PIT raises GSI 0: with that routing an IRQ0->GSI2
+ *   override would make Linux listen on pin 2 while the timer fires on pin 0 (check_timer()
+ *   then falls back or panics). So the timer override is only emitted when the caller says the
+ *   routing puts the PIT on GSI 2 ({@link MadtOptions.timerGsi}); the default is identity.
+ * A Local APIC NMI structure (5.2.12.7) wires LINT1 as NMI on every processor, as on real boards.
  *
  * Runtime: engine.
  */
@@ -39,22 +46,25 @@ export interface InterruptSourceOverride {
   flags: number;
 }
 
-export const DEFAULT_OVERRIDES: readonly InterruptSourceOverride[] = [
-  { source: 0, globalSystemInterrupt: 2, flags: INTI_CONFORMS },
-  { source: 9, globalSystemInterrupt: 9, flags: INTI_ACTIVE_HIGH | INTI_LEVEL },
-];
+/** The overrides for a given PIT GSI: identity (KVM default routing) or QEMU's IRQ0 -> GSI 2. */
+export function isaOverrides(timerGsi: 0 | 2): InterruptSourceOverride[] {
+  const sci = { source: 9, globalSystemInterrupt: 9, flags: INTI_ACTIVE_HIGH | INTI_LEVEL };
+  if (timerGsi === 0) return [sci];
+  return [{ source: 0, globalSystemInterrupt: 2, flags: INTI_CONFORMS }, sci];
+}
 
 export interface MadtOptions {
   cpus: number;
   ioApicId?: number;
-  overrides?: readonly InterruptSourceOverride[];
+  /** The GSI the PIT (ISA IRQ 0) raises under the hypervisor's routing; default 0 (KVM default). */
+  timerGsi?: 0 | 2;
 }
 
 export function buildMadt(o: MadtOptions): Uint8Array {
   if (!Number.isInteger(o.cpus) || o.cpus < 1 || o.cpus > MADT_MAX_CPUS) {
     throw new RangeError(`MADT: ${o.cpus} vCPUs; between 1 and ${MADT_MAX_CPUS} are supported`);
   }
-  const overrides = o.overrides ?? DEFAULT_OVERRIDES;
+  const overrides = isaOverrides(o.timerGsi ?? 0);
   const length = SDT_HEADER_LENGTH + 8 + 8 * o.cpus + 12 + 10 * overrides.length + 6;
   const w = new TableWriter(length);
   w.u32(SDT_HEADER_LENGTH, LOCAL_APIC_ADDRESS);

@@ -59,7 +59,7 @@ describe('ACPI tables', () => {
 
   it('lists one enabled Local APIC per vCPU and refuses impossible counts', () => {
     const madt = buildMadt({ cpus: 255 });
-    expect(madt.length).toBe(36 + 8 + 255 * 8 + 12 + 2 * 10 + 6);
+    expect(madt.length).toBe(36 + 8 + 255 * 8 + 12 + 10 + 6);
     expect(byteSum(madt)).toBe(0);
     expect(madt[44 + 254 * 8 + 3]).toBe(254); // APIC ID of the last vCPU
     expect(() => buildMadt({ cpus: 0 })).toThrow(RangeError);
@@ -98,12 +98,28 @@ describe('ACPI tables', () => {
       expect(dsl).toMatch(/8042 Present on ports 60\/64 \(V2\) : 1/);
     });
 
-    it('MADT: three processors, IOAPIC at 0xFEC00000, overrides 0->2 and 9 level/high', () => {
+    it('MADT: three processors, IOAPIC at 0xFEC00000, IRQ 9 level/high, PIT on GSI 0 (KVM default routing)', () => {
       const dsl = disassemble('APIC');
       expect(dsl.match(/\[Processor Local APIC\]/g)?.length).toBe(3);
       expect(dsl).toMatch(/Address : FEC00000/);
-      expect(dsl).toMatch(/Source : 00\s+\[[^\]]+\]\s+Interrupt : 00000002/);
+      expect(dsl.match(/\[Interrupt Source Override\]/g)?.length).toBe(1);
       expect(dsl).toMatch(/Source : 09[\s\S]*?Polarity : 1\s+Trigger Mode : 3/);
+    });
+
+    it('MADT with QEMU-style routing: IRQ 0 -> GSI 2', () => {
+      const qemuStyle = buildAcpiTables({
+        base: BASE,
+        cpus: 1,
+        has8042: true,
+        hasVga: false,
+        timerGsi: 2,
+      });
+      const t = qemuStyle.tables.find((x) => x.signature === 'APIC')!;
+      const file = path.join(dir, 'apic2.dat');
+      writeFileSync(file, qemuStyle.blob.subarray(t.address - BASE, t.address - BASE + t.length));
+      execFileSync('iasl', ['-d', file], { cwd: dir, stdio: 'pipe' });
+      const dsl = readFileSync(path.join(dir, 'apic2.dsl'), 'utf8');
+      expect(dsl).toMatch(/Source : 00\s+\[[^\]]+\]\s+Interrupt : 00000002/);
     });
 
     it('XSDT: two entries', () => {

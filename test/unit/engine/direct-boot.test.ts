@@ -140,8 +140,8 @@ describe('E820 map and RAM regions', () => {
       expect(e.address + e.size <= 0xc0000000 || e.address >= 4 * GiB).toBe(true);
     expect(usable(8 * GiB)).toBe(8 * GiB - (0x100000 - 0x9fc00));
     expect(plan(8 * GiB).ramRegions).toEqual([
-      { guestPhysical: 0, size: 3 * GiB, bufferOffset: 0 },
-      { guestPhysical: 4 * GiB, size: 5 * GiB, bufferOffset: 3 * GiB },
+      { guestPhysical: 0, size: 3 * GiB, memoryOffset: 0 },
+      { guestPhysical: 4 * GiB, size: 5 * GiB, memoryOffset: 3 * GiB },
     ]);
   });
 });
@@ -255,7 +255,7 @@ describe('prepareDirectBoot', () => {
     expect(new TextDecoder().decode(memory.slice(0xe0000, 8))).toBe('RSD PTR ');
     expect(byteSum(memory.slice(0xe0000, 36))).toBe(0);
     const madt = layout.acpi.tables.find((t) => t.signature === 'APIC')!;
-    expect(madt.length).toBe(36 + 8 + 4 * 8 + 12 + 20 + 6);
+    expect(madt.length).toBe(36 + 8 + 4 * 8 + 12 + 10 + 6);
     expect(byteSum(memory.slice(madt.address, madt.length))).toBe(0);
   });
 

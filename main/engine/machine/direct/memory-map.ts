@@ -10,7 +10,8 @@
  *   buffer [0, 3 GiB)      -> guest-physical [0, 3 GiB)
  *   buffer [3 GiB, size)   -> guest-physical [4 GiB, 4 GiB + size - 3 GiB)
  *
- * The hypervisor registers one memory slot per {@link RamRegion}; everything this machine writes
+ * A {@link RamRegion} has the shape of the hypervisor's `MemoryRegion` (hypervisor/types.ts):
+ * pass each to `Vm.mapMemory`. Everything this machine writes
  * (tables, kernel, initrd) lies below 3 GiB, where buffer offset = guest-physical address.
  *
  * Runtime: engine.
@@ -21,7 +22,7 @@ export interface RamRegion {
   guestPhysical: number;
   size: number;
   /** Offset of the region's first byte in the guest RAM buffer. */
-  bufferOffset: number;
+  memoryOffset: number;
 }
 
 /** E820 address range types (ACPI 6.5, table 15.1). */
@@ -40,9 +41,9 @@ export interface E820Entry {
 /** The RAM regions for a machine with `ramBytes` of memory. */
 export function directRamRegions(ramBytes: number): RamRegion[] {
   const low = Math.min(ramBytes, PCI_HOLE_START);
-  const regions: RamRegion[] = [{ guestPhysical: 0, size: low, bufferOffset: 0 }];
+  const regions: RamRegion[] = [{ guestPhysical: 0, size: low, memoryOffset: 0 }];
   if (ramBytes > PCI_HOLE_START) {
-    regions.push({ guestPhysical: FOUR_GIB, size: ramBytes - low, bufferOffset: low });
+    regions.push({ guestPhysical: FOUR_GIB, size: ramBytes - low, memoryOffset: low });
   }
   return regions;
 }
