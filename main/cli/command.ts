@@ -19,10 +19,25 @@ export interface CliContext {
   err(text: string): void;
 }
 
+/**
+ * One verb. To add one (e.g. `run`): create `commands/run.ts` exporting
+ * `export const run: CliCommand = { name: 'run', summary, usage, async run(argv, ctx) {...} }`,
+ * and add `run` to `COMMANDS` in ../cli/index.ts. `vireo run --help` then prints `usage`, and
+ * `vireo --help` lists `summary`. Parse `argv` with node:util `parseArgs({ strict: true })`:
+ * its errors (unknown option, missing value) become exit 2 with the usage, as do UsageErrors.
+ */
 export interface CliCommand {
+  /** The verb as typed: `vireo <name>`. */
   name: string;
+  /** One line for `vireo --help`. */
   summary: string;
+  /** Printed after "usage: " for `vireo <name> --help` and after usage errors. */
   usage: string;
+  /**
+   * Runs the verb with the arguments after it (`--home` already removed). Returns the exit code:
+   * 0 done, 1 the action failed, 2 usage error. Throw CliError/UsageError for a message without a
+   * stack; a BridgeFailure from `ctx.control()` is shown the same way.
+   */
   run(argv: string[], ctx: CliContext): Promise<number>;
 }
 
