@@ -1,24 +1,8 @@
 // The L1 guest's initramfs for the nested-KVM harness: busybox-static, the /init script below and
 // the kernel modules it loads (kvm-amd, virtio, 9p, overlay), built once per content into
-// .cache/harness/ and reused. Recipe: shared recipes/nested-kvm.md; docs/testing.md.
-import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createHash } from 'node:crypto';
+// .cache/initramfs/ and reused. Recipe: shared recipes/nested-kvm.md; docs/testing.md.
 import path from 'node:path';
-import { cacheRoot } from '../fixtures/debian-kernel.mjs';
-
-/** Where busybox-static installs its binary. */
-export const BUSYBOX = '/bin/busybox';
+import { ensureBusyboxInitramfs } from '../fixtures/busybox-initramfs.mjs';
 
 /**
  * Modules L1 loads, in dependency order. Debian does not ship modules.dep in the .deb, so the
@@ -93,74 +77,7 @@ poweroff -f
 `;
 }
 
-/** True if FILE is an ELF executable without a program interpreter (statically linked). */
-export function isStaticElf(file) {
-  const header = Buffer.alloc(64);
-  const fd = openSync(file, 'r');
-  try {
-    if (readSync(fd, header, 0, 64, 0) < 64) return false;
-    // ELF64 little-endian (ELF spec, "ELF Header"): e_phoff at 0x20, e_phentsize 0x36, e_phnum 0x38.
-    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) return false;
-    const phoff = Number(header.readBigUInt64LE(0x20));
-    const phentsize = header.readUInt16LE(0x36);
-    const phnum = header.readUInt16LE(0x38);
-    const entry = Buffer.alloc(4);
-    for (let i = 0; i < phnum; i++) {
-      readSync(fd, entry, 0, 4, phoff + i * phentsize);
-      if (entry.readUInt32LE(0) === 3) return false; // PT_INTERP: needs ld.so, not in the initramfs
-    }
-    return true;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Returns the cached initramfs for this kernel, building it if its content changed. The file
- * name carries a hash of the init script, the kernel package and the module list; it appears
- * only complete (temp file, then rename). Older builds are removed.
- */
-export function ensureL1Initrd(kernel) {
-  const init = l1InitScript();
-  const key = createHash('sha256')
-    .update(init)
-    .update(kernel.package)
-    .update(L1_MODULES.join())
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(cacheRoot, 'harness');
-  const name = `l1-initrd-${key}.cpio.gz`;
-  const file = path.join(dir, name);
-  if (existsSync(file)) return file;
-  mkdirSync(dir, { recursive: true });
-  const stage = path.join(dir, `.stage-${process.pid}`);
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    rmSync(stage, { recursive: true, force: true });
-    for (const d of ['bin', 'mods', 'proc', 'sys', 'dev', 'host', 'lower', 'rw', 'out'])
-      mkdirSync(path.join(stage, d), { recursive: true });
-    execFileSync('cp', [BUSYBOX, path.join(stage, 'bin', 'busybox')]);
-    for (const m of L1_MODULES) {
-      const ko = path.join(kernel.modules, `${m}.ko`);
-      if (!existsSync(ko))
-        throw new Error(
-          `kernel module ${ko} is missing: delete .cache/debian-kernel and run again`,
-        );
-      execFileSync('cp', [ko, path.join(stage, 'mods', `${path.basename(m)}.ko`)]);
-    }
-    writeFileSync(path.join(stage, 'init'), init, { mode: 0o755 });
-    const quote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
-    execFileSync('sh', [
-      '-c',
-      `cd ${quote(stage)} && find . | cpio -o -H newc --quiet | gzip -1 > ${quote(tmp)}`,
-    ]);
-    renameSync(tmp, file);
-  } finally {
-    rmSync(stage, { recursive: true, force: true });
-    rmSync(tmp, { force: true });
-  }
-  for (const old of readdirSync(dir))
-    if (/^l1-initrd-[0-9a-f]{16}\.cpio\.gz$/.test(old) && old !== name)
-      rmSync(path.join(dir, old), { force: true });
-  return file;
+/** The cached L1 initramfs (busybox-static, the init above, L1_MODULES) for Debian's kernel. */
+export function ensureL1Initrd() {
+  return ensureBusyboxInitramfs({ init: l1InitScript(), modules: L1_MODULES, name: 'l1-harness' });
 }

@@ -34,7 +34,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDebianKernel, projectRoot, requireTools } from '../fixtures/debian-kernel.mjs';
-import { BUSYBOX, ensureL1Initrd, isStaticElf } from './l1-initrd.mjs';
+import { requireInitramfsTools } from '../fixtures/busybox-initramfs.mjs';
+import { ensureL1Initrd } from './l1-initrd.mjs';
 
 const HARNESS_FAILURE = 125;
 const CONSOLE_TAIL_LINES = 60;
@@ -309,19 +310,11 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
 
 function checkHostTools() {
   try {
-    requireTools([
-      ['qemu-system-x86_64', 'qemu-system-x86'],
-      ['cpio', 'cpio'],
-      ['gzip', 'gzip'],
-    ]);
+    requireTools([['qemu-system-x86_64', 'qemu-system-x86']]);
+    requireInitramfsTools();
   } catch (e) {
     fail(e.message);
   }
-  if (!existsSync(BUSYBOX) || !isStaticElf(BUSYBOX))
-    fail(
-      `${BUSYBOX} is missing or not statically linked (the L1 initramfs has no libc). ` +
-        'Install it with:\n  apt-get install -y busybox-static',
-    );
 }
 
 /** $VIREO_TEST_OUT, or <project>/test-results: created, and refused if it would cover the root. */
@@ -357,7 +350,7 @@ async function runNested(opts) {
   let initrd;
   try {
     kernel = ensureDebianKernel();
-    initrd = ensureL1Initrd(kernel);
+    initrd = ensureL1Initrd();
   } catch (e) {
     fail(`cannot prepare the L1 guest: ${e.message}`);
   }
