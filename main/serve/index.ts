@@ -202,11 +202,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (!hostAllowed(req)) return denyUpgrade(socket, '421 Misdirected Request');
     const url = parseTarget(req);
     if (!url) return denyUpgrade(socket, '400 Bad Request');
-    if (url.pathname !== '/ws') return denyUpgrade(socket, '404 Not Found');
+    // The token before anything else, so a caller without it learns nothing (not even which paths exist).
     if (!tokenProof(req, url)) return denyUpgrade(socket, '403 Forbidden');
     // The page's own origin, under the name the Host header used (both already checked as ours).
     if (req.headers.origin !== `http://${(req.headers.host ?? '').toLowerCase()}`)
       return denyUpgrade(socket, '403 Forbidden');
+    if (url.pathname !== '/ws') return denyUpgrade(socket, '404 Not Found');
     if (wss.clients.size >= MAX_CLIENTS) return denyUpgrade(socket, '503 Service Unavailable');
     try {
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

@@ -355,6 +355,8 @@ describe('browser mode WebSocket', () => {
         `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
       );
     expect(await upgrade(`/other?token=${server.token}`)).toMatch(/^HTTP\/1\.1 404/);
+    // Without the token, even a wrong path says only "forbidden".
+    expect(await upgrade('/other')).toMatch(/^HTTP\/1\.1 403/);
     expect(await upgrade(`http://[?token=${server.token}`)).toMatch(/^HTTP\/1\.1 400/);
     expect(await upgrade(`//evil/ws?token=${server.token}`)).toMatch(/^HTTP\/1\.1 400/);
   });
