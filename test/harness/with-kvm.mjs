@@ -33,8 +33,8 @@ import {
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureDebianKernel, projectRoot, requireTools } from '../fixtures/debian-kernel.mjs';
-import { requireInitramfsTools } from '../fixtures/busybox-initramfs.mjs';
+import { ensureDebianKernel, hasTool, projectRoot } from '../fixtures/debian-kernel.mjs';
+import { BUSYBOX, isStaticElf } from '../fixtures/busybox-initramfs.mjs';
 import { ensureL1Initrd } from './l1-initrd.mjs';
 
 const HARNESS_FAILURE = 125;
@@ -308,13 +308,19 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
   });
 }
 
+/** Names every missing Debian package in one apt-get line, rather than one per run. */
 function checkHostTools() {
-  try {
-    requireTools([['qemu-system-x86_64', 'qemu-system-x86']]);
-    requireInitramfsTools();
-  } catch (e) {
-    fail(e.message);
-  }
+  const missing = [];
+  if (!hasTool('qemu-system-x86_64')) missing.push('qemu-system-x86');
+  if (!existsSync(BUSYBOX) || !isStaticElf(BUSYBOX)) missing.push('busybox-static');
+  if (!hasTool('cpio')) missing.push('cpio');
+  if (!hasTool('gzip')) missing.push('gzip');
+  if (missing.length > 0)
+    fail(
+      `the nested-KVM harness needs ${missing.join(', ')} (no /dev/kvm here, so it boots a ` +
+        `guest under QEMU). Install with:\n  apt-get install -y ${missing.join(' ')}\n` +
+        '(or run bash .ci/run, which installs everything the tests need)',
+    );
 }
 
 /** $VIREO_TEST_OUT, or <project>/test-results: created, and refused if it would cover the root. */

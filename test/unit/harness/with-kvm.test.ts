@@ -5,7 +5,7 @@
  * the timeout and signal tests force the nested path and stop it within seconds of QEMU's start.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -120,6 +120,21 @@ describe('test/harness/with-kvm', () => {
     expect(await exited).toBe(143);
     expect(stderr).toContain('SIGTERM: L1 guest stopped');
     expect(processesMentioning(out)).toEqual([]);
+  });
+
+  it('names the missing Debian packages in one apt-get line', () => {
+    // A PATH holding only what the wrapper itself needs: QEMU, cpio and gzip are then missing.
+    const bin = resultsFolder();
+    for (const tool of ['node', 'bash', 'dirname', 'readlink']) {
+      const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+      symlinkSync(found.stdout.trim(), path.join(bin, tool));
+    }
+    const run = spawnSync(harness, ['true'], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: bin, VIREO_HARNESS_FORCE_NESTED: '1' },
+    });
+    expect(run.status).toBe(125);
+    expect(run.stderr).toContain('apt-get install -y qemu-system-x86 cpio gzip\n');
   });
 
   it('refuses bad options before booting anything', () => {
