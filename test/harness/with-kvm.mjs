@@ -16,7 +16,8 @@
 //
 // Timeouts: `--timeout S` / VIREO_HARNESS_TIMEOUT (default 2400 s) bounds the whole run;
 // `--silence S` / VIREO_HARNESS_SILENCE (default 300 s) kills a guest that prints nothing for
-// that long and boots it once more (one run in five once hung silently at boot, per the recipe).
+// that long and boots it once more (one run in five once hung silently at boot, per the recipe);
+// a guest that resets before COMMAND begins is booted once more too.
 // On failure the last lines of the L1 console are printed.
 import { spawn } from 'node:child_process';
 import {
@@ -196,7 +197,7 @@ let currentQemu = null;
 let currentRunDir = null;
 
 /**
- * One L1 boot. Resolves { code, reason, timings, tail, silent } where code is COMMAND's exit
+ * One L1 boot. Resolves { code, reason, timings, tail, transient } where code is COMMAND's exit
  * status, or null when the guest never reported one (reason says why).
  */
 function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
@@ -302,7 +303,12 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
         reason,
         timings: { ...timings, total },
         tail,
-        silent: reason?.startsWith('silence') ?? false,
+        // Worth one more boot: a hang (silence), or a guest that reset or powered off before
+        // COMMAND began (QEMU exits 0 under -no-reboot; seen once in ~20 boots on a loaded host,
+        // with nothing on a quiet console). COMMAND never ran, so nothing is repeated.
+        transient:
+          (reason?.startsWith('silence') ?? false) ||
+          (code === null && timings.commandStart === null && status === 0),
       });
     });
   });
@@ -382,7 +388,9 @@ async function runNested(opts) {
     }
     process.stderr.write(`with-kvm: ${result.reason}\nwith-kvm: last lines of the L1 console:\n`);
     for (const l of result.tail) process.stderr.write(`  | ${l}\n`);
-    if (!(result.silent && attempt === 1 && Date.now() < deadline)) break;
+    if (result.timings.commandStart === null && !opts.verbose)
+      process.stderr.write('with-kvm: VIREO_HARNESS_VERBOSE=1 shows the kernel boot messages\n');
+    if (!(result.transient && attempt === 1 && Date.now() < deadline)) break;
     process.stderr.write('with-kvm: retrying once\n');
   }
   return HARNESS_FAILURE;
