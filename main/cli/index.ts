@@ -15,6 +15,7 @@ import { list } from './commands/list.js';
 import { modifyvm } from './commands/modifyvm.js';
 import { ostypes } from './commands/ostypes.js';
 import { serve } from './commands/serve.js';
+import { run } from './commands/run.js';
 import { showvminfo } from './commands/showvminfo.js';
 
 /** The registry: add a verb by adding its file and one line here. */
@@ -26,6 +27,7 @@ export const COMMANDS: readonly CliCommand[] = [
   deletevm,
   ostypes,
   serve,
+  run,
 ];
 
 const GLOBAL_USAGE = [

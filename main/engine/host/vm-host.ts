@@ -1,0 +1,259 @@
+/**
+ * One running VM: assembles the direct Linux machine on a hypervisor backend, runs it, and
+ * turns what happens to it into an outcome: "powered-off" (the guest powered off, or rebooted
+ * with rebootAction "exit", or the host stopped it) or "aborted" (triple fault, KVM internal
+ * error, failed entry, device or engine exception) with a readable report. Used in-process by
+ * `vireo run` and by the VM host process (./index.ts) the control plane spawns.
+ *
+ * Threads: this object, the buses and every device live on the device thread (the process's
+ * main thread); each vCPU runs in its own worker (hypervisor/kvm/vcpu-worker.ts).
+ *
+ * Runtime: engine (device thread).
+ */
+import { Bus } from '../bus.js';
+import { KvmHypervisor } from '../hypervisor/kvm/kvm.js';
+import type { Hypervisor, Vcpu, VcpuFault, Vm } from '../hypervisor/types.js';
+import { createDirectMachineDevices, prepareDirectBoot } from '../machine/direct/index.js';
+import type { DirectMachineDevices } from '../machine/direct/index.js';
+import type { ValidatedLaunch } from '../vm-launch.js';
+import { formatFault } from './fault-report.js';
+
+export type VmRunState = 'starting' | 'running' | 'paused' | 'stopping';
+
+export type VmOutcome =
+  { kind: 'powered-off'; reason: string } | { kind: 'aborted'; reason: string; report: string };
+
+export interface VmHostEvents {
+  /** Bytes the guest wrote to its serial console (COM1), in order, batched per turn. */
+  onSerialOutput(bytes: Uint8Array): void;
+  onState(state: VmRunState): void;
+  /** One line for the VM's log (boot, reset, stop reasons). */
+  onLog(line: string): void;
+}
+
+export interface VmHostOptions {
+  /** The bundled vCPU worker (out/engine/vcpu-worker.js). */
+  workerUrl: URL | string;
+  /** For tests and other backends; defaults to KVM on /dev/kvm. */
+  hypervisor?: Hypervisor;
+}
+
+/** Serial input retry period while the UART's host queue is full. */
+const INPUT_RETRY_MS = 5;
+
+export class VmHost {
+  readonly outcome: Promise<VmOutcome>;
+  private settle!: (o: VmOutcome) => void;
+  private vm: Vm | undefined;
+  private vcpus: readonly Vcpu[] = [];
+  private devices: DirectMachineDevices | undefined;
+  private ending = false;
+  private paused = false;
+  private serialBatch: number[] = [];
+  private pendingInput: Uint8Array[] = [];
+  private inputTimer: NodeJS.Timeout | undefined;
+  /** Boots so far (1 + resets). */
+  boots = 0;
+
+  private constructor(
+    private readonly launch: ValidatedLaunch,
+    private readonly hypervisor: Hypervisor,
+    private readonly events: VmHostEvents,
+  ) {
+    this.outcome = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  /**
+   * Opens the hypervisor (KvmUnavailableError says what to do when /dev/kvm is missing or
+   * forbidden) and boots the VM. Resolves once the vCPUs run.
+   */
+  static async start(
+    launch: ValidatedLaunch,
+    events: VmHostEvents,
+    options: VmHostOptions,
+  ): Promise<VmHost> {
+    const hypervisor = options.hypervisor ?? KvmHypervisor.open({ workerUrl: options.workerUrl });
+    const host = new VmHost(launch, hypervisor, events);
+    events.onState('starting');
+    await host.boot();
+    return host;
+  }
+
+  private async boot(): Promise<void> {
+    const { options, boot } = this.launch;
+    this.boots++;
+    const vm = this.hypervisor.createVm();
+    this.vm = vm;
+    try {
+      const memory = vm.allocateMemory(boot.plan.memoryBytes);
+      for (const region of boot.plan.ramRegions) vm.mapMemory(region);
+      const layout = prepareDirectBoot(memory, {
+        kernel: boot.kernel,
+        initrd: boot.initrd,
+        cmdline: options.append,
+        cpus: options.cpus,
+        plan: boot.plan,
+        image: boot.image,
+      });
+      const ports = new Bus('ports');
+      const mmio = new Bus('mmio');
+      const devices = createDirectMachineDevices({
+        irq: (n) => vm.irqLine(n),
+        onSerialOutput: (byte) => this.serialOut(byte),
+        onPowerOff: () => this.end({ kind: 'powered-off', reason: 'the guest powered off' }),
+        onReset: () => this.guestReset(),
+        memoryBytes: boot.plan.memoryBytes,
+        cpus: options.cpus,
+      });
+      for (const r of devices.portRanges) ports.register(r.base, r.length, r.device, r.name);
+      this.devices = devices;
+      this.events.onLog(
+        `boot ${this.boots}: ${options.cpus} vCPU, ${options.memoryMiB} MiB, kernel ${options.kernel}`,
+      );
+      this.vcpus = await vm.startVcpus(options.cpus, {
+        initialStates: [layout.bsp],
+        buses: { ports, mmio },
+        onFault: (fault) => this.abort(fault),
+        onSystemEvent: (event) =>
+          event === 'reset'
+            ? this.guestReset()
+            : this.end({ kind: 'powered-off', reason: 'the guest powered off' }),
+      });
+    } catch (e) {
+      await vm.destroy();
+      this.vm = undefined;
+      throw e;
+    }
+    if (!this.ending) this.events.onState(this.paused ? 'paused' : 'running');
+    this.flushInput();
+  }
+
+  private serialOut(byte: number): void {
+    // Batch the bytes of one turn of the event loop into one write to the terminal or parent.
+    if (this.serialBatch.length === 0) setImmediate(() => this.flushSerial());
+    this.serialBatch.push(byte);
+  }
+
+  private flushSerial(): void {
+    if (this.serialBatch.length === 0) return;
+    const bytes = Uint8Array.from(this.serialBatch);
+    this.serialBatch = [];
+    this.events.onSerialOutput(bytes);
+  }
+
+  /** Keyboard input for the guest's serial console. */
+  sendSerialInput(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.pendingInput.push(bytes);
+    this.flushInput();
+  }
+
+  private flushInput(): void {
+    const serial = this.devices?.serial;
+    if (!serial || this.ending) return;
+    while (this.pendingInput.length > 0) {
+      const head = this.pendingInput[0]!;
+      const taken = serial.receive(head);
+      if (taken < head.length) {
+        this.pendingInput[0] = head.subarray(taken);
+        this.inputTimer ??= setTimeout(() => {
+          this.inputTimer = undefined;
+          this.flushInput();
+        }, INPUT_RETRY_MS);
+        return;
+      }
+      this.pendingInput.shift();
+    }
+  }
+
+  async pause(): Promise<void> {
+    if (this.ending || this.paused || !this.vm) return;
+    this.paused = true;
+    await this.vm.pause();
+    this.events.onState('paused');
+  }
+
+  resume(): void {
+    if (this.ending || !this.paused || !this.vm) return;
+    this.paused = false;
+    this.vm.resume();
+    this.events.onState('running');
+  }
+
+  /** Presses the ACPI power button: the guest shuts down in order (if it listens). */
+  requestShutdown(): boolean {
+    if (this.ending || !this.devices) return false;
+    return this.devices.acpiPm.setPowerButton();
+  }
+
+  /** Pulls the plug. */
+  powerOff(reason = 'powered off by the host'): void {
+    this.end({ kind: 'powered-off', reason });
+  }
+
+  exitCounts(): { exits: number; ioExits: number; mmioExits: number; localExits: number } {
+    const sum = { exits: 0, ioExits: 0, mmioExits: 0, localExits: 0 };
+    for (const v of this.vcpus) {
+      const c = v.exitCounts();
+      sum.exits += c.exits;
+      sum.ioExits += c.ioExits;
+      sum.mmioExits += c.mmioExits;
+      sum.localExits += c.localExits;
+    }
+    return sum;
+  }
+
+  private guestReset(): void {
+    if (this.ending) return;
+    if (this.launch.options.rebootAction === 'exit') {
+      this.end({ kind: 'powered-off', reason: 'the guest rebooted (reboot action: exit)' });
+      return;
+    }
+    // Tear the machine down and build it again from the same files: a cold reset.
+    this.events.onLog('the guest asked for a reset: rebooting');
+    const old = this.vm;
+    this.vm = undefined;
+    this.devices = undefined;
+    this.flushSerial();
+    void (async () => {
+      await old?.destroy();
+      if (this.ending) return;
+      try {
+        await this.boot();
+      } catch (e) {
+        this.abort(engineFault('reboot failed', e));
+      }
+    })();
+  }
+
+  private abort(fault: VcpuFault): void {
+    this.end({ kind: 'aborted', reason: fault.reason, report: formatFault(fault) });
+  }
+
+  /** Ends the VM once; the first outcome wins. */
+  private end(outcome: VmOutcome): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.events.onState('stopping');
+    clearTimeout(this.inputTimer);
+    const vm = this.vm;
+    this.vm = undefined;
+    // destroy() marks every vCPU stopped synchronously, before the device call that led here
+    // returns to its vCPU: the guest does not run on after a power-off.
+    const destroyed = vm?.destroy() ?? Promise.resolve();
+    void destroyed
+      .catch((e: unknown) => this.events.onLog(`while stopping: ${String(e)}`))
+      .finally(() => {
+        this.flushSerial();
+        if (this.hypervisor instanceof KvmHypervisor) this.hypervisor.close();
+        this.settle(outcome);
+      });
+  }
+}
+
+export function engineFault(reason: string, e: unknown): VcpuFault {
+  return {
+    reason: `engine exception: ${reason}`,
+    detail: e instanceof Error ? (e.stack ?? e.message) : String(e),
+  };
+}
