@@ -118,19 +118,29 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let origin = '';
   let allowedHosts = new Set<string>();
 
-  /** CSP as the task's security model asks: own scripts only, the bridge socket, inline styles. */
-  const securityHeaders = (res: ServerResponse): void => {
+  /**
+   * Own scripts only, inline styles (React style props), and the bridge socket named explicitly:
+   * CSP level 3 lets 'self' cover ws: on the same host, but older engines (Safari before 15.4)
+   * need the ws:// origin spelled out - under the name the page was opened with.
+   */
+  const securityHeaders = (res: ServerResponse, req: IncomingMessage): void => {
+    const host = hostAllowed(req) ? (req.headers.host ?? '').toLowerCase() : new URL(origin).host;
     res.setHeader(
       'Content-Security-Policy',
-      `default-src 'self'; connect-src 'self' ${origin.replace(/^http/, 'ws')}; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`,
+      `default-src 'self'; connect-src 'self' ws://${host}; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`,
     );
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Cache-Control', 'no-store');
   };
-  const refuse = (res: ServerResponse, status: number, message: string): void => {
-    securityHeaders(res);
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    message: string,
+  ): void => {
+    securityHeaders(res, req);
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end(`${message}\n`);
   };
@@ -156,21 +166,31 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const serveRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!hostAllowed(req))
-      return refuse(res, 421, 'Unknown host: open the URL exactly as `vireo serve` printed it.');
+      return refuse(
+        req,
+        res,
+        421,
+        'Unknown host: open the URL exactly as `vireo serve` printed it.',
+      );
     const url = parseTarget(req);
-    if (!url) return refuse(res, 400, 'Bad request target.');
+    if (!url) return refuse(req, res, 400, 'Bad request target.');
     const proof = tokenProof(req, url);
     if (!proof)
-      return refuse(res, 403, 'Forbidden: open the URL with the token that `vireo serve` printed.');
+      return refuse(
+        req,
+        res,
+        403,
+        'Forbidden: open the URL with the token that `vireo serve` printed.',
+      );
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return refuse(res, 405, 'Method not allowed: this server only serves files.');
+      return refuse(req, res, 405, 'Method not allowed: this server only serves files.');
     }
     // The raw path, not url.pathname: URL parsing would quietly resolve `..` segments first,
     // and a request that names a place above the root is refused, not reinterpreted.
     const file = await root.resolve(rawPath(req));
-    if (!file) return refuse(res, 404, 'Not found.');
-    securityHeaders(res);
+    if (!file) return refuse(req, res, 404, 'Not found.');
+    securityHeaders(res, req);
     if (proof === 'query') res.setHeader('Set-Cookie', setCookieHeader(port, token));
     res.writeHead(200, { 'Content-Type': file.contentType, 'Content-Length': file.sizeBytes });
     if (req.method === 'HEAD') return void res.end();
@@ -179,7 +199,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const server: Server = createServer((req, res) => {
     serveRequest(req, res).catch(() => {
-      if (!res.headersSent) refuse(res, 500, 'Internal error while reading the file.');
+      if (!res.headersSent) refuse(req, res, 500, 'Internal error while reading the file.');
       else res.destroy();
     });
   });

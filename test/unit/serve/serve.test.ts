@@ -257,7 +257,12 @@ describe('browser mode HTTP', () => {
     expect((await get(t, { Host: 'evil.example' })).status).toBe(421);
     expect((await get(t, { Host: `evil.example:${port}` })).status).toBe(421);
     expect((await get(t, { Host: `127.0.0.1:${port + 1}` })).status).toBe(421);
-    expect((await get(t, { Host: `localhost:${port}` })).status).toBe(200);
+    const viaName = await get(t, { Host: `localhost:${port}` });
+    expect(viaName.status).toBe(200);
+    // The CSP names the socket under the name the page was opened with.
+    expect(viaName.headers['content-security-policy']).toContain(
+      `connect-src 'self' ws://localhost:${port};`,
+    );
     const noHost = await raw(`GET ${t} HTTP/1.0\r\n\r\n`);
     expect(noHost).toMatch(/^HTTP\/1\.1 421/);
   });
