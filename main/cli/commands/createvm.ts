@@ -11,7 +11,8 @@ export const createvm: CliCommand = {
     '               [--disk-size MB [--disk-format qcow2|raw] [--disk-allocation thin|preallocated]]',
     '               [--cdrom ISO] [--kernel FILE [--initrd FILE] [--append CMDLINE]]',
     '',
-    '  --ostype ID      an id from `vireo ostypes` (default: other); sets default CPUs/memory',
+    '  --ostype ID      an id from `vireo ostypes`; sets default CPUs/memory (default: detected',
+    "                   from the --cdrom ISO's volume label, else other)",
     '  --disk-size MB   record a virtual disk of that size (the image is created by the disks feature)',
     '  --cdrom ISO      attach an ISO to the optical drive',
     '  --kernel FILE    boot a Linux kernel directly (no firmware) instead of the boot order',
@@ -36,8 +37,9 @@ export const createvm: CliCommand = {
       },
     });
     if (!values.name) throw new UsageError('--name is required');
-    const os = findOs(values.ostype ?? 'other');
-    if (!os) throw new UsageError(`unknown --ostype "${values.ostype}": see \`vireo ostypes\``);
+    const chosen = values.ostype === undefined ? undefined : findOs(values.ostype);
+    if (values.ostype !== undefined && !chosen)
+      throw new UsageError(`unknown --ostype "${values.ostype}": see \`vireo ostypes\``);
     const format = DiskFormat.safeParse(values['disk-format'] ?? 'qcow2');
     if (!format.success) throw new UsageError('--disk-format must be qcow2 or raw');
     const allocation = DiskAllocation.safeParse(values['disk-allocation'] ?? 'thin');
@@ -56,12 +58,30 @@ export const createvm: CliCommand = {
     ) {
       throw new UsageError('--initrd and --append need --kernel');
     }
+    const cpus = parseInteger('--cpus', values.cpus);
+    const memoryMiB = parseInteger('--memory', values.memory);
+    // Like the wizard: without --ostype, the ISO's volume label says which OS it installs.
+    let os = chosen;
+    if (!os && values.cdrom !== undefined) {
+      const iso = await ctx.call('iso.inspect', { path: values.cdrom });
+      if (iso.detectedOs) {
+        os = findOs(iso.detectedOs.id);
+        ctx.out(
+          `Detected ${iso.detectedOs.label} from the ISO's volume label "${iso.volumeLabel}".`,
+        );
+      } else {
+        ctx.out(
+          `The ISO's volume label "${iso.volumeLabel}" names no OS Vireo knows: using "other" (choose one with --ostype).`,
+        );
+      }
+    }
+    os ??= findOs('other')!;
     const request: NewVmRequest = {
       name: values.name,
       folder: values.folder ?? null,
       os: { family: os.family, id: os.id },
-      cpus: parseInteger('--cpus', values.cpus) ?? os.defaults.cpus,
-      memoryMiB: parseInteger('--memory', values.memory) ?? os.defaults.memoryMiB,
+      cpus: cpus ?? os.defaults.cpus,
+      memoryMiB: memoryMiB ?? os.defaults.memoryMiB,
       disk:
         diskSize === undefined
           ? null

@@ -5,7 +5,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
@@ -26,7 +25,11 @@ function vireo(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'vireo-cli-proc-'));
+  // Inside the checkout (.cache/ is ignored) so the bundle's external packages (koffi, used by
+  // the engine's `run` verb) resolve from node_modules as they do for out/cli/vireo.js.
+  const cache = path.resolve(import.meta.dirname, '../../../.cache');
+  mkdirSync(cache, { recursive: true });
+  dir = mkdtempSync(path.join(cache, 'cli-proc-'));
   cli = path.join(dir, 'out', 'cli', 'vireo.js');
   home = path.join(dir, 'library');
   await build({

@@ -1,5 +1,6 @@
 /** The `vireo` CLI, in-process through main(), on a temporary library. */
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,5 +162,55 @@ describe('vireo', () => {
     expect(gone.out).toContain('1 file removed');
     expect(gone.out).toContain('also holds notes.txt');
     expect(readdirSync(path.join(home, 'mixed'))).toEqual(['notes.txt']);
+  });
+
+  it('createvm detects the OS type from the --cdrom ISO when no --ostype is given', async () => {
+    const iso = (label: string): string => {
+      const tree = mkdtempSync(path.join(home, 'tree-'));
+      writeFileSync(path.join(tree, 'README'), 'x');
+      const file = `${tree}.iso`;
+      execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', label, '-o', file, tree], {
+        stdio: 'ignore',
+      });
+      return file;
+    };
+    const ubuntu = await vireo(
+      'createvm',
+      '--name',
+      'u',
+      '--memory',
+      '512',
+      '--cdrom',
+      iso('Ubuntu 24.04 LTS amd64'),
+    );
+    expect(ubuntu.code).toBe(0);
+    expect(ubuntu.out).toContain(
+      'Detected Ubuntu 24.04 LTS (64-bit) from the ISO\'s volume label "Ubuntu 24.04 LTS amd64"',
+    );
+    const u = JSON.parse((await vireo('showvminfo', 'u', '--json')).out) as {
+      config: { os: unknown };
+    };
+    expect(u.config.os).toEqual({ family: 'linux', id: 'ubuntu-24.04' });
+
+    const unknown = await vireo('createvm', '--name', 'n', '--cdrom', iso('MY_BACKUP'));
+    expect(unknown.out).toContain('names no OS Vireo knows: using "other"');
+    // --ostype wins over the label.
+    const forced = await vireo(
+      'createvm',
+      '--name',
+      'f',
+      '--ostype',
+      'alpine',
+      '--cdrom',
+      iso('Debian 12.5.0 amd64 n'),
+    );
+    expect(forced.out).not.toContain('Detected');
+
+    const notIso = path.join(home, 'not.iso');
+    writeFileSync(notIso, Buffer.alloc(64 * 1024));
+    const bad = await vireo('createvm', '--name', 'b', '--cdrom', notIso);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('is not an ISO 9660 image');
+    expect((await vireo('list')).out).not.toContain('"b"');
   });
 });
