@@ -269,7 +269,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         new ServeError(
           e.code === 'EADDRINUSE'
             ? `Port ${options.port} is in use: choose another with --port, or 0 for any free port.`
-            : e.code === 'EADDRNOTAVAIL'
+            : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
               ? `${host} is not an address of this machine: choose one with --host (default 127.0.0.1).`
               : `Cannot listen on ${host}:${options.port}: ${e.message}`,
         ),

@@ -329,6 +329,11 @@ describe('browser mode start-up', () => {
     await expect(
       startServer({ control, host: '127.0.0.1', port: 70000, rendererDir: root }),
     ).rejects.toThrow('not a port');
+    for (const host of ['192.0.2.1', 'no-such-host.invalid'])
+      await expect(
+        startServer({ control, host, port: 0, rendererDir: root, allowRemote: true }),
+        host,
+      ).rejects.toThrow(`${host} is not an address of this machine`);
   });
 });
 
