@@ -1,0 +1,66 @@
+/**
+ * `vireo run` refuses bad launches before any VM exists: a kernel that is not a bzImage, a
+ * missing initrd, more memory than the host has, bad flags. On this host without /dev/kvm a
+ * launch that passed validation would fail on /dev/kvm instead, so each message here also shows
+ * that validation came first. Runs the built CLI (bin/vireo.js) as a real process.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../../..');
+const work = mkdtempSync(path.join(tmpdir(), 'vireo-run-'));
+let kernel = '';
+
+beforeAll(() => {
+  const out = execFileSync('node', [path.join(root, 'test/fixtures/debian-kernel.mjs')], {
+    encoding: 'utf8',
+  });
+  kernel = (JSON.parse(out) as { vmlinuz: string }).vmlinuz;
+}, 300_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function vireoRun(...args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/vireo.js'), 'run', ...args], {
+    encoding: 'utf8',
+    input: '',
+    timeout: 30_000,
+  });
+  return { status: r.status, stderr: r.stderr };
+}
+
+describe('vireo run validation', () => {
+  it('refuses a kernel file that is not a bzImage', () => {
+    const fake = path.join(work, 'vmlinux');
+    writeFileSync(fake, Buffer.alloc(8192, 0x7f));
+    const r = vireoRun('--kernel', fake);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/not a Linux bzImage/);
+    expect(r.stderr).not.toContain('/dev/kvm');
+  });
+
+  it('refuses a missing initrd', () => {
+    const r = vireoRun('--kernel', kernel, '--initrd', path.join(work, 'no-such-initrd'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/initrd .*no-such-initrd does not exist/);
+    expect(r.stderr).not.toContain('/dev/kvm');
+  });
+
+  it('refuses more memory than the host has', () => {
+    const tooMuch = Math.ceil(totalmem() / 2 ** 20) + 1024;
+    const r = vireoRun('--kernel', kernel, '--memory', String(tooMuch));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/more than (this host has|Vireo can give one VM)/);
+    expect(r.stderr).not.toContain('/dev/kvm');
+  });
+
+  it('refuses bad flags with usage (exit 2)', () => {
+    expect(vireoRun().status).toBe(2);
+    expect(vireoRun('--kernel', kernel, '--cpus', 'two').status).toBe(2);
+    expect(vireoRun('--kernel', kernel, '--reboot-action', 'halt').stderr).toContain(
+      '--reboot-action must be reset or exit',
+    );
+  });
+});
