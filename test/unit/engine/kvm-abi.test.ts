@@ -279,7 +279,7 @@ describe('fault report', () => {
       vcpu: 1,
       regs,
     });
-    expect(text).toMatch(/^VM aborted: triple fault on vCPU 1\n  KVM_EXIT_SHUTDOWN/);
+    expect(text).toMatch(/^VM aborted: triple fault on vCPU 1\n {2}KVM_EXIT_SHUTDOWN/);
     expect(text).toContain('RIP=0000000000000010');
     expect(formatFault({ reason: 'device fault', detail: 'x' })).toContain(
       'registers could not be read',
