@@ -76,9 +76,9 @@ afterEach(async () => {
   hv = undefined;
 });
 
-function makeVm(code: number[]): { vm: KvmVm; ports: Bus; mmio: Bus } {
+function makeVm(code: number[], exitBurstMs?: number): { vm: KvmVm; ports: Bus; mmio: Bus } {
   expect(existsSync(workerUrl), `${workerUrl} is missing: run npm run build`).toBe(true);
-  hv = KvmHypervisor.open({ workerUrl });
+  hv = KvmHypervisor.open({ workerUrl, ...(exitBurstMs !== undefined ? { exitBurstMs } : {}) });
   vm = hv.createVm();
   const memory = vm.allocateMemory(0x100000);
   vm.mapMemory({ guestPhysical: 0, memoryOffset: 0, size: 0x100000 });
@@ -91,69 +91,75 @@ const noFault = (f: VcpuFault): never => {
 };
 
 describe('KVM backend (real KVM)', () => {
-  it('dispatches port exits to devices, answers unclaimed ports in the vCPU thread, and measures a round trip', async () => {
-    const N = 2000;
-    // cli; mov cx,N; mov dx,0x3ff; mov al,7
-    // L: out dx,al; inc al; dec cx; jnz L
-    // in al,dx; mov dx,0x4f0; out dx,al (unclaimed); in al,dx (unclaimed: 0xff); mov dx,0x501; out dx,al; jmp $
-    const code = [
-      0xfa,
-      0xb9,
-      N & 0xff,
-      N >> 8,
-      0xba,
-      0xff,
-      0x03,
-      0xb0,
-      0x07,
-      0xee,
-      0xfe,
-      0xc0,
-      0x49,
-      0x75,
-      0xfa,
-      0xec,
-      0x88,
-      0xc3, // mov bl,al (keep the device's answer)
-      0xba,
-      0xf0,
-      0x04,
-      0xee,
-      0xec,
-      0x00,
-      0xd8, // add al,bl: 0xff + answer
-      0xba,
-      0x01,
-      0x05,
-      0xee,
-      0xeb,
-      0xfe,
-    ];
-    const { vm, ports, mmio } = makeVm(code);
-    const device = new RecordingDevice();
-    const done = new DonePort();
-    ports.register(0x3ff, 1, device, 'recorder');
-    ports.register(0x501, 1, done, 'done');
-    const vcpus = await vm.startVcpus(1, {
-      initialStates: [realModeStart],
-      buses: { ports, mmio },
-      onFault: noFault,
-    });
-    const result = await done.done;
-    const perExitUs = ((device.lastWriteAt - device.firstWriteAt) * 1000) / (N - 1);
+  it.each([
+    ['with the burst window', undefined],
+    ['event loop only (burst window off)', 0],
+  ])(
+    'dispatches port exits to devices, answers unclaimed ports in the vCPU thread, and measures a round trip %s',
+    async (label, burst) => {
+      const N = 2000;
+      // cli; mov cx,N; mov dx,0x3ff; mov al,7
+      // L: out dx,al; inc al; dec cx; jnz L
+      // in al,dx; mov dx,0x4f0; out dx,al (unclaimed); in al,dx (unclaimed: 0xff); mov dx,0x501; out dx,al; jmp $
+      const code = [
+        0xfa,
+        0xb9,
+        N & 0xff,
+        N >> 8,
+        0xba,
+        0xff,
+        0x03,
+        0xb0,
+        0x07,
+        0xee,
+        0xfe,
+        0xc0,
+        0x49,
+        0x75,
+        0xfa,
+        0xec,
+        0x88,
+        0xc3, // mov bl,al (keep the device's answer)
+        0xba,
+        0xf0,
+        0x04,
+        0xee,
+        0xec,
+        0x00,
+        0xd8, // add al,bl: 0xff + answer
+        0xba,
+        0x01,
+        0x05,
+        0xee,
+        0xeb,
+        0xfe,
+      ];
+      const { vm, ports, mmio } = makeVm(code, burst);
+      const device = new RecordingDevice();
+      const done = new DonePort();
+      ports.register(0x3ff, 1, device, 'recorder');
+      ports.register(0x501, 1, done, 'done');
+      const vcpus = await vm.startVcpus(1, {
+        initialStates: [realModeStart],
+        buses: { ports, mmio },
+        onFault: noFault,
+      });
+      const result = await done.done;
+      const perExitUs = ((device.lastWriteAt - device.firstWriteAt) * 1000) / (N - 1);
 
-    expect(device.writes.length).toBe(N);
-    expect(device.writes.slice(0, 3)).toEqual([7, 8, 9]);
-    expect(device.writes.at(-1)).toBe((7 + N - 1) & 0xff);
-    // The device answered last+1; the unclaimed port read 0xff; al = 0xff + answer (mod 256).
-    expect(result).toBe((0xff + ((7 + N) & 0xff)) & 0xff);
-    const counts = vcpus[0]!.exitCounts();
-    expect(counts.localExits).toBe(2);
-    expect(counts.ioExits).toBeGreaterThanOrEqual(N + 4);
-    console.log(
-      `exit round trip (guest out -> device on the device thread -> guest): ${perExitUs.toFixed(1)} us`,
-    );
-  });
+      expect(device.writes.length).toBe(N);
+      expect(device.writes.slice(0, 3)).toEqual([7, 8, 9]);
+      expect(device.writes.at(-1)).toBe((7 + N - 1) & 0xff);
+      // The device answered last+1; the unclaimed port read 0xff; al = 0xff + answer (mod 256).
+      expect(result).toBe((0xff + ((7 + N) & 0xff)) & 0xff);
+      const counts = vcpus[0]!.exitCounts();
+      expect(counts.localExits).toBe(2);
+      expect(counts.ioExits).toBeGreaterThanOrEqual(N + 4);
+      console.log(
+        `exit round trip (guest out -> device on the device thread -> guest), ${label}: ${perExitUs.toFixed(1)} us`,
+      );
+    },
+  );
 
   it('pauses a spinning vCPU and resumes it', async () => {
     // L: inc ax; out 0x80 is unclaimed (local); jmp L

@@ -77,6 +77,8 @@ export interface KvmOptions {
   devicePath?: string;
   /** URL or path of the bundled vCPU worker (out/engine/vcpu-worker.js). */
   workerUrl: URL | string;
+  /** Device-thread burst window for exits (exit-dispatch.ts BURST_WINDOW_MS); 0 disables it. */
+  exitBurstMs?: number;
 }
 
 export class KvmHypervisor implements Hypervisor {
@@ -322,12 +324,17 @@ export class KvmVm implements Vm {
             markExited();
             if (!ready) reject(new Error(`vCPU ${index} thread exited before it was ready`));
           });
-          void serveMailbox(mailbox, options.buses, this.serving.signal, (e) =>
-            onFault({
-              reason: 'device fault',
-              detail: e instanceof Error ? (e.stack ?? e.message) : String(e),
-              vcpu: index,
-            }),
+          void serveMailbox(
+            mailbox,
+            options.buses,
+            this.serving.signal,
+            (e) =>
+              onFault({
+                reason: 'device fault',
+                detail: e instanceof Error ? (e.stack ?? e.message) : String(e),
+                vcpu: index,
+              }),
+            this.options.exitBurstMs,
           );
         }),
       );
