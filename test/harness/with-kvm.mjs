@@ -138,7 +138,9 @@ function signalStatus(signal) {
  * the hang it guards against is the nested guest's.
  */
 function runDirect(command, opts) {
-  const child = spawn(command[0], command.slice(1), { cwd: projectRoot, stdio: 'inherit' });
+  // The same contract as nested: VIREO_TEST_OUT names an existing results folder.
+  const env = { ...process.env, VIREO_TEST_OUT: resultsFolder() };
+  const child = spawn(command[0], command.slice(1), { cwd: projectRoot, env, stdio: 'inherit' });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
