@@ -163,16 +163,25 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
         );
       if (library.supervisor.isActive(vm.state))
         throw new BridgeFailure('invalid-state', `"${vm.config.name}" is already ${vm.state}.`);
-      return library.supervisor.start(vm.folder);
+      await library.supervisor.start(vm.folder, vm.config);
+      return changed(await library.get(vm.id));
     },
-    'vm.pause': async ({ id }) =>
-      library.supervisor.control((await library.get(id)).folder, 'pause'),
-    'vm.resume': async ({ id }) =>
-      library.supervisor.control((await library.get(id)).folder, 'resume'),
-    'vm.powerOff': async ({ id }) =>
-      library.supervisor.control((await library.get(id)).folder, 'powerOff'),
-    'vm.shutdown': async ({ id }) =>
-      library.supervisor.control((await library.get(id)).folder, 'shutdown'),
+    'vm.pause': async ({ id }) => {
+      await library.supervisor.control((await library.get(id)).folder, 'pause');
+      return changed(await library.get(id));
+    },
+    'vm.resume': async ({ id }) => {
+      await library.supervisor.control((await library.get(id)).folder, 'resume');
+      return changed(await library.get(id));
+    },
+    'vm.powerOff': async ({ id }) => {
+      await library.supervisor.control((await library.get(id)).folder, 'powerOff');
+      return changed(await library.get(id));
+    },
+    'vm.shutdown': async ({ id }) => {
+      await library.supervisor.control((await library.get(id)).folder, 'shutdown');
+      return changed(await library.get(id));
+    },
   };
 
   return {
@@ -184,6 +193,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     },
     close() {
       closed = true;
+      library.supervisor.powerOffAll();
       clearTimeout(timer);
       clearTimeout(poll);
       for (const w of watchers.values()) w.close();

@@ -30,7 +30,7 @@ import { makeFolder } from './make-folder.js';
 import { LibraryRegistry } from './registry.js';
 import { describeIssues } from './schema-messages.js';
 import { findOs } from './os-catalog.js';
-import { RUN_FILE, Supervisor, stateWords } from './supervisor.js';
+import { LOGS_FOLDER, RUN_FILE, Supervisor, stateWords } from './supervisor.js';
 import {
   CONFIG_SUFFIX,
   chooseConfigFile,
@@ -43,7 +43,7 @@ export { CONFIG_SUFFIX } from './vm-folder.js';
 /** Re-exported for main/ipc/router.ts, which imported it from here first. */
 export { describeIssues };
 /** Where the VM host process writes its logs (engine), inside the VM folder. */
-export const LOGS_FOLDER = 'Logs';
+export { LOGS_FOLDER };
 /** Folders read between two yields to the event loop while listing (see vm-folder.ts). */
 const LIST_SLICE = 64;
 

@@ -7,19 +7,32 @@
  * ({@link Supervisor.recordRun}). A run file whose process is gone (pid dead, or now another
  * process) is stale: the VM is then "aborted" (its host died without saying goodbye).
  *
- * NOT BUILT YET: spawning the VM host process. The engine (issue "The engine: KVM through koffi")
- * and the PC machine are separate pieces of work; until they land, `start` refuses with an
- * `unavailable` error that says so, rather than pretending. The seam is {@link Supervisor.start}.
+ * Starting a VM spawns its VM host process (main/engine/host, bundled to out/engine/host.js)
+ * with an IPC channel; this supervisor keeps that channel, so pause, resume, ACPI shutdown and
+ * power off go through the process that started the VM. Another process (the CLI, a second
+ * `vireo serve`) can only power it off, by SIGTERM to the recorded pid (the host treats it as
+ * pulling the plug). The VM host's stderr and the guest's serial output go to the VM's Logs/
+ * folder (`vm-host.log`, `serial.log`); the last serial output is also kept in memory for the
+ * console (issue "Console window").
+ *
+ * NOT BUILT YET: the PC machine (boot source `firmware`: SeaBIOS, CD-ROM, disks, display). A VM
+ * that boots from firmware is refused with an `unavailable` error that says so; `linux-kernel`
+ * VMs (direct boot) start.
  *
  * Runtime: Node.
  */
-import { promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BridgeFailure, VmState } from '../../preload/contract.js';
+import type { VmConfig } from '../../preload/vm-config.js';
+import { spawnVmHost, type VmHostProcess } from '../engine/host/spawn.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 export const RUN_FILE = '.vireo-run.json';
+/** The VM host's log and the guest's serial log live here, inside the VM folder. */
+export const LOGS_FOLDER = 'Logs';
 
 const RunFile = z.object({
   pid: z.number().int().positive(),
@@ -76,7 +89,16 @@ function alive(pid: number): boolean {
   }
 }
 
+export interface SupervisorOptions {
+  /** The VM host program; default: out/engine/host.js beside the running bundle. */
+  hostScript?: string;
+}
+
 export class Supervisor {
+  private readonly children = new Map<string, RunningVm>();
+
+  constructor(private readonly options: SupervisorOptions = {}) {}
+
   /**
    * The state of the VM in `folder`, from its run file. `runFileMayExist` false (the caller's
    * readdir showed none) skips the read: `vireo list` on a large library reads no more than it must.
@@ -143,27 +165,232 @@ export class Supervisor {
     );
   }
 
-  start(_folder: string): Promise<never> {
-    return Promise.reject(
-      new BridgeFailure(
+  /**
+   * Starts the VM in `folder` in its own VM host process and resolves once the process exists
+   * and its run file says "starting". A launch the engine refuses (no /dev/kvm, not a bzImage,
+   * too much memory) still resolves: the VM then turns "aborted" with the engine's own message
+   * as its state reason, as VirtualBox shows a VM that failed to start.
+   */
+  async start(folder: string, config: VmConfig): Promise<void> {
+    if (config.boot.source !== 'linux-kernel') {
+      throw new BridgeFailure(
         'unavailable',
-        "Vireo's engine cannot start this machine yet: the KVM engine and the PC machine (firmware, CD-ROM, display) are still being built. The VM's settings are saved and it will start once they land.",
-      ),
+        'Booting from firmware (CD/DVD or hard disk through the BIOS) needs the PC machine, which is not built yet. ' +
+          'To run this VM now, choose "Linux kernel" as its boot source in Settings, System.',
+      );
+    }
+    if (this.children.has(folder))
+      throw new BridgeFailure('invalid-state', 'The VM is already starting or running.');
+    const script = this.hostScript();
+    const resolveInFolder = (p: string): string => path.resolve(folder, p);
+    const logs = path.join(folder, LOGS_FOLDER);
+    await fs.mkdir(logs, { recursive: true });
+    const logFd = openSync(path.join(logs, 'vm-host.log'), 'a');
+    const serialLog = await fs.open(path.join(logs, 'serial.log'), 'w');
+    let serialBytes = 0;
+    const child: RunningVm = {
+      process: null as unknown as VmHostProcess,
+      state: 'starting',
+      serial: [],
+      serialLength: 0,
+      waiters: new Set(),
+      startedAt: new Date(),
+    };
+    this.children.set(folder, child);
+    let chain = Promise.resolve();
+    /** Run-file writes are queued so a late "running" never overwrites "aborted". */
+    const publish = (state: VmState, reason: string | null): void => {
+      chain = chain
+        .then(() =>
+          state === 'powered-off'
+            ? this.clearRun(folder)
+            : this.recordRun(folder, { pid: child.process.pid, state, reason }, child.startedAt),
+        )
+        .catch((e: unknown) => {
+          process.stderr.write(`vireo: cannot record the state of ${folder}: ${String(e)}\n`);
+        })
+        .then(() => {
+          for (const w of child.waiters) w();
+        });
+    };
+    child.process = spawnVmHost(
+      script,
+      {
+        name: config.name,
+        kernel: resolveInFolder(config.boot.kernel),
+        initrd: config.boot.initrd === null ? null : resolveInFolder(config.boot.initrd),
+        append: config.boot.append,
+        memoryMiB: config.memoryMiB,
+        cpus: config.cpus,
+      },
+      {
+        onState: (state) => {
+          child.state = state;
+          publish(state, null);
+        },
+        onSerialOutput: (bytes) => {
+          child.serial.push(bytes);
+          child.serialLength += bytes.length;
+          while (child.serialLength > SERIAL_SCROLLBACK_BYTES && child.serial.length > 1)
+            child.serialLength -= child.serial.shift()!.length;
+          // The log file is capped: a guest printing forever must not fill the disk.
+          if (serialBytes < SERIAL_LOG_MAX_BYTES) {
+            serialBytes += bytes.length;
+            void serialLog.write(bytes).catch(() => {});
+          }
+        },
+        onLog: (line) => {
+          void fs.appendFile(path.join(logs, 'vm-host.log'), `${line}\n`).catch(() => {});
+        },
+        onEnded: (outcome, reason, report) => {
+          child.state = outcome;
+          this.children.delete(folder);
+          closeSync(logFd);
+          void serialLog.close().catch(() => {});
+          if (report)
+            void fs
+              .appendFile(path.join(logs, 'vm-host.log'), `${reason}\n${report}\n`)
+              .catch(() => {});
+          publish(outcome, outcome === 'aborted' ? reason : null);
+        },
+      },
+      { logFile: logFd },
     );
+    publish('starting', null);
+    await chain;
   }
 
-  /** Pause, resume, power off and ACPI shutdown act on a running VM host process. */
+  /** The guest's recent serial output (at most {@link SERIAL_SCROLLBACK_BYTES}), if this process runs it. */
+  serialScrollback(folder: string): Uint8Array | null {
+    const child = this.children.get(folder);
+    return child ? Buffer.concat(child.serial) : null;
+  }
+
+  /** Types into the guest's serial console, if this process runs the VM. */
+  sendSerialInput(folder: string, bytes: Uint8Array): boolean {
+    const child = this.children.get(folder);
+    if (!child) return false;
+    child.process.send({ type: 'serial-input', data: Buffer.from(bytes).toString('base64') });
+    return true;
+  }
+
+  /**
+   * Pause, resume, power off and ACPI shutdown act on a running VM host process. Resolves when
+   * the VM reached the state asked for (power off, pause, resume) or once the power button was
+   * pressed (shutdown: the guest decides when it ends).
+   */
   async control(
     folder: string,
     action: 'pause' | 'resume' | 'powerOff' | 'shutdown',
-  ): Promise<never> {
+  ): Promise<void> {
     const { state } = await this.state(folder);
     const need = action === 'resume' ? 'paused' : 'running';
-    throw new BridgeFailure(
-      'invalid-state',
-      `Cannot ${actionWords[action]}: the VM is ${stateWords[state]}, not ${stateWords[need]}.`,
-    );
+    const child = this.children.get(folder);
+    const allowed =
+      state === need ||
+      (action === 'powerOff' && this.isActive(state)) ||
+      (action === 'shutdown' && state === 'running');
+    if (!allowed) {
+      throw new BridgeFailure(
+        'invalid-state',
+        `Cannot ${actionWords[action]}: the VM is ${stateWords[state]}, not ${stateWords[need]}.`,
+      );
+    }
+    if (!child) {
+      const run = await this.readRun(folder);
+      if (action === 'powerOff' && run && stillRunning(run)) {
+        // The VM host of another Vireo process: SIGTERM pulls the plug (main/engine/host).
+        process.kill(run.pid, 'SIGTERM');
+        return;
+      }
+      throw new BridgeFailure(
+        'invalid-state',
+        `The VM runs in another Vireo process${run ? ` (VM host pid ${run.pid})` : ''}; ${actionWords[action]} it from there.`,
+      );
+    }
+    const wanted: Record<typeof action, readonly string[]> = {
+      pause: ['paused'],
+      resume: ['running'],
+      powerOff: ['powered-off', 'aborted'],
+      shutdown: [],
+    };
+    const message = {
+      pause: 'pause',
+      resume: 'resume',
+      powerOff: 'power-off',
+      shutdown: 'shutdown',
+    } as const;
+    const reached = wanted[action];
+    const done =
+      reached.length === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => {
+              child.waiters.delete(check);
+              reject(
+                new BridgeFailure(
+                  'unavailable',
+                  `The VM did not ${actionWords[action]} within ${CONTROL_TIMEOUT_MS / 1000} s.`,
+                ),
+              );
+            }, CONTROL_TIMEOUT_MS);
+            const check = (): void => {
+              if (!reached.includes(child.state)) return;
+              clearTimeout(timer);
+              child.waiters.delete(check);
+              resolve();
+            };
+            child.waiters.add(check);
+          });
+    child.process.send({ type: message[action] });
+    await done;
   }
+
+  /** Powers off every VM this process started (the app is quitting). */
+  powerOffAll(): void {
+    for (const child of this.children.values()) child.process.send({ type: 'power-off' });
+  }
+
+  private async readRun(folder: string): Promise<RunFile | null> {
+    try {
+      return RunFile.parse(JSON.parse(await fs.readFile(path.join(folder, RUN_FILE), 'utf8')));
+    } catch {
+      return null;
+    }
+  }
+
+  private hostScript(): string {
+    const candidates = [
+      this.options.hostScript,
+      // Bundled (out/main/app.js, out/cli/vireo.js): the host is out/engine/host.js.
+      fileURLToPath(new URL('../engine/host.js', import.meta.url)),
+      // From source (tests): the checkout's build output.
+      fileURLToPath(new URL('../../out/engine/host.js', import.meta.url)),
+    ];
+    const found = candidates.find((c): c is string => c !== undefined && existsSync(c));
+    if (!found)
+      throw new BridgeFailure(
+        'unavailable',
+        'The VM host program (out/engine/host.js) is missing: this Vireo installation is incomplete; run npm run build.',
+      );
+    return found;
+  }
+}
+
+/** Serial output kept in memory per running VM for a console that opens later. */
+export const SERIAL_SCROLLBACK_BYTES = 256 * 1024;
+/** Cap of Logs/serial.log per boot. */
+const SERIAL_LOG_MAX_BYTES = 16 * 1024 * 1024;
+const CONTROL_TIMEOUT_MS = 30_000;
+
+interface RunningVm {
+  process: VmHostProcess;
+  state: VmState;
+  serial: Uint8Array[];
+  serialLength: number;
+  /** Called after every published state change. */
+  waiters: Set<() => void>;
+  startedAt: Date;
 }
 
 const actionWords = {

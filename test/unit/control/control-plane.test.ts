@@ -2,7 +2,17 @@
  * The control plane as the app and `vireo serve` use it: handlers, the supervisor seam, the
  * library root resolution, and events, including those for changes another process made on disk.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +33,13 @@ import { Library } from '../../../main/control/library';
 import { RUN_FILE } from '../../../main/control/supervisor';
 
 let root: string;
+/** Debian's bzImage (test/fixtures/debian-kernel.mjs; cached in .cache/). */
+function debianKernel(): string {
+  const out = execFileSync('node', [path.resolve('test/fixtures/debian-kernel.mjs')], {
+    encoding: 'utf8',
+  });
+  return (JSON.parse(out) as { vmlinuz: string }).vmlinuz;
+}
 let control: ControlPlane;
 const events: { name: EventName; payload: EventPayload<EventName> }[] = [];
 const request: NewVmRequest = {
@@ -103,16 +120,39 @@ describe('the control plane', () => {
     expect(vm.accessible).toBe(true);
   });
 
-  it('does not pretend to start a VM, and refuses controls of a VM that is not running', async () => {
+  it('refuses to boot from firmware (not built) and refuses controls of a VM that is not running', async () => {
     const vm = await control.handlers['vm.create'](request);
     const start = await failure(control.handlers['vm.start']({ id: vm.id }));
     expect(start.code).toBe('unavailable');
-    expect(start.message).toContain('engine cannot start this machine yet');
+    expect(start.message).toContain('needs the PC machine, which is not built yet');
+    expect(start.message).toContain('"Linux kernel"');
     for (const call of ['vm.pause', 'vm.resume', 'vm.powerOff', 'vm.shutdown'] as const) {
       const e = await failure(control.handlers[call]({ id: vm.id }));
       expect(e.code, call).toBe('invalid-state');
       expect(e.message, call).toContain('powered off');
     }
+  });
+
+  it('starts a Linux-kernel VM in its own host process, which ends "aborted" with advice where KVM is missing', async () => {
+    if (existsSync('/dev/kvm')) return; // the booting case is test/engine/control-plane-start.test.ts
+    const kernel = path.join(root, 'bzImage');
+    // The host validates the kernel before it opens /dev/kvm: a real bzImage gets that far.
+    copyFileSync(debianKernel(), kernel);
+    const vm = await control.handlers['vm.create']({
+      ...request,
+      boot: { source: 'linux-kernel', kernel, initrd: null, append: 'console=ttyS0' },
+    });
+    const started = await control.handlers['vm.start']({ id: vm.id });
+    expect(['starting', 'aborted']).toContain(started.state);
+    let now = started;
+    for (let i = 0; i < 100 && now.state !== 'aborted'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      now = await control.handlers['vm.get']({ id: vm.id });
+    }
+    expect(now.state).toBe('aborted');
+    expect(now.stateReason).toMatch(/modprobe kvm_intel/);
+    // A new start is allowed after an abort.
+    expect(control.library.supervisor.isActive(now.state)).toBe(false);
   });
 
   it('tells listeners about changes another process makes on disk', async () => {

@@ -1,0 +1,80 @@
+/**
+ * Start from the GUI, as the bridge does it: the control plane's `vm.start` on a VM whose boot
+ * source is "Linux kernel" spawns its own VM host process on real KVM; the run file makes the
+ * state visible to every Vireo process; serial input and output go through the supervisor;
+ * pause, resume and power off act on that process; Logs/serial.log keeps the console.
+ */
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createControlPlane } from '../../main/control/index.js';
+import { RUN_FILE } from '../../main/control/supervisor.js';
+import { GUEST_APPEND, linuxGuest } from './linux-guest.js';
+
+const home = mkdtempSync(path.join(os.tmpdir(), 'vireo-start-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+async function until<T>(what: string, probe: () => Promise<T | null> | T | null): Promise<T> {
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    const v = await probe();
+    if (v !== null && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('vm.start on a Linux-kernel VM (real KVM)', () => {
+  it('runs the VM in its own host process and controls it from the bridge', async () => {
+    const guest = linuxGuest();
+    const plane = await createControlPlane({ home, mode: 'browser', watch: false });
+    const h = plane.handlers;
+    const created = await h['vm.create']({
+      name: 'direct',
+      folder: null,
+      os: { family: 'linux', id: 'other' },
+      cpus: 2,
+      memoryMiB: 256,
+      disk: { sizeMiB: 64, format: 'raw', allocation: 'thin', bus: 'virtio' },
+      iso: null,
+    });
+    await h['vm.update']({
+      id: created.id,
+      changes: {
+        boot: {
+          source: 'linux-kernel',
+          kernel: guest.kernel,
+          initrd: guest.initrd,
+          append: GUEST_APPEND,
+        },
+      },
+    });
+    const started = await h['vm.start']({ id: created.id });
+    expect(['starting', 'running']).toContain(started.state);
+    const folder = started.folder;
+    const sup = plane.library.supervisor;
+    const serial = (): string => Buffer.from(sup.serialScrollback(folder) ?? []).toString('utf8');
+
+    await until('running', async () => (await h['vm.get']({ id: created.id })).state === 'running');
+    const run = JSON.parse(readFileSync(path.join(folder, RUN_FILE), 'utf8')) as { pid: number };
+    expect(run.pid).not.toBe(process.pid);
+
+    await until('the shell prompt', () => serial().includes('guest# '));
+    expect(sup.sendSerialInput(folder, Buffer.from('cat /sys/devices/system/cpu/online\n'))).toBe(
+      true,
+    );
+    await until('the CPU list', () => /\r?\n0-1\r?\n/.test(serial()));
+
+    expect((await h['vm.pause']({ id: created.id })).state).toBe('paused');
+    expect((await h['vm.resume']({ id: created.id })).state).toBe('running');
+    sup.sendSerialInput(folder, Buffer.from('echo after=$((40+2))\n'));
+    await until('an answer after resume', () => serial().includes('after=42'));
+
+    const off = await h['vm.powerOff']({ id: created.id });
+    expect(off.state).toBe('powered-off');
+    expect(existsSync(path.join(folder, RUN_FILE))).toBe(false);
+    expect(readFileSync(path.join(folder, 'Logs', 'serial.log'), 'utf8')).toContain('after=42');
+    await plane.close();
+  });
+});
