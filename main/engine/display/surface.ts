@@ -3,8 +3,9 @@
  * screen (the console canvas through the bridge, `vireo screenshot`, a VNC server later).
  *
  * Pixels are `bgrx8888`: 4 bytes per pixel, blue, green, red, then a padding byte we always
- * set to 0xFF (so the same bytes read as opaque BGRA). It is the order VBE 32 bpp guests and
- * QEMU's default surface use, so the common case converts with one OR per pixel.
+ * 0xFF in every converted mode; in 32 bpp VBE modes it is whatever the guest left in its fourth
+ * byte, because those rows are copied from VRAM as they are (memcpy speed): treat X as padding.
+ * BGRX is the order VBE 32 bpp guests and QEMU's default surface use.
  *
  * Dirty rectangles come from comparing each frame with the previous one in 64x16 tiles
  * ({@link TileDirtyMap}): a static screen yields none, a blinking cursor yields one small
@@ -99,30 +100,53 @@ export class TileDirtyMap {
   }
 }
 
+/** 32-bit pixels and a Buffer over the same bytes (for native compare and copy). */
+export interface PixelRows {
+  readonly words: Uint32Array;
+  readonly buffer: Buffer;
+}
+
+export function pixelRows(words: Uint32Array): PixelRows {
+  return { words, buffer: Buffer.from(words.buffer, words.byteOffset, words.byteLength) };
+}
+
 /**
- * Copy `count` pixels from `src[srcAt..]` over `dst[dstAt..]` (row `y` of a surface) and mark
- * the tiles whose pixels differed. Comparing while copying costs about what the copy does.
+ * Bring `count` pixels of surface row `y` (at word `dstAt` of `dst`) up to date from `src`
+ * (word `srcAt`), marking the tiles that changed. The row is first compared natively (memcmp);
+ * if it differs, the first and last differing pixels bound one span that is copied natively and
+ * whose tiles are marked. So an unchanged row costs a memcmp, a changed one about a memcpy, and
+ * the dirty tiles of a row are one run (exact for the usual single change per row).
  */
-export function copyRowMarkingTiles(
-  dst: Uint32Array,
+export function commitRow(
+  dst: PixelRows,
   dstAt: number,
-  src: Uint32Array,
+  src: PixelRows,
   srcAt: number,
   count: number,
   y: number,
   tiles: TileDirtyMap,
 ): void {
+  if (count <= 0) return;
+  const d = dst.words;
+  const s = src.words;
+  if (
+    src.buffer.compare(
+      dst.buffer,
+      dstAt * 4,
+      (dstAt + count) * 4,
+      srcAt * 4,
+      (srcAt + count) * 4,
+    ) === 0
+  ) {
+    return;
+  }
+  let first = 0;
+  while (first < count && s[srcAt + first] === d[dstAt + first]) first++;
+  let last = count - 1;
+  while (last > first && s[srcAt + last] === d[dstAt + last]) last--;
+  src.buffer.copy(dst.buffer, (dstAt + first) * 4, (srcAt + first) * 4, (srcAt + last + 1) * 4);
   const tileY = (y / TILE_HEIGHT) | 0;
-  for (let x0 = 0, tileX = 0; x0 < count; x0 += TILE_WIDTH, tileX++) {
-    const end = Math.min(count, x0 + TILE_WIDTH);
-    let changed = false;
-    for (let x = x0; x < end; x++) {
-      const v = src[srcAt + x]!;
-      if (dst[dstAt + x] !== v) {
-        dst[dstAt + x] = v;
-        changed = true;
-      }
-    }
-    if (changed) tiles.mark(tileX, tileY);
+  for (let t = (first / TILE_WIDTH) | 0, end = (last / TILE_WIDTH) | 0; t <= end; t++) {
+    tiles.mark(t, tileY);
   }
 }

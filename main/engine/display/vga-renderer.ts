@@ -29,10 +29,10 @@ import * as R from '../devices/vga/registers.js';
 import { rangeDirty } from '../devices/vga/vram.js';
 import { decodeCp437 } from './cp437.js';
 import {
-  copyRowMarkingTiles,
-  TILE_HEIGHT,
-  TILE_WIDTH,
+  commitRow,
+  pixelRows,
   TileDirtyMap,
+  type PixelRows,
   type DisplayFrame,
   type DisplayMode,
 } from './surface.js';
@@ -90,8 +90,11 @@ export class VgaRenderer {
   private readonly now: () => number;
   private pixels = new Uint8Array(0);
   private pixels32 = new Uint32Array(0);
+  private surfaceRows: PixelRows = pixelRows(new Uint32Array(0));
   private tiles = new TileDirtyMap(0, 0);
   private scratch = new Uint32Array(0);
+  private scratchRows: PixelRows = pixelRows(new Uint32Array(0));
+  private readonly vramRows: PixelRows;
   private modeKey = '';
   private paletteKey = '';
   private readonly palette256 = new Uint32Array(256);
@@ -108,6 +111,7 @@ export class VgaRenderer {
   ) {
     this.now = options.now ?? (() => performance.now());
     this.pageLog = new Uint8Array(vga.vram.pageCount);
+    this.vramRows = pixelRows(vga.vram.groups);
   }
 
   /** Produce the current picture; `dirty` lists what changed since the previous call. */
@@ -292,8 +296,10 @@ export class VgaRenderer {
     this.pixels = new Uint8Array(width * height * 4);
     this.pixels32 = new Uint32Array(this.pixels.buffer);
     this.pixels32.fill(0xff000000);
+    this.surfaceRows = pixelRows(this.pixels32);
     this.tiles = new TileDirtyMap(width, height);
     this.scratch = new Uint32Array(Math.max(width, 16));
+    this.scratchRows = pixelRows(this.scratch);
     this.textCache = new Uint16Array(0);
     this.lastCursorCell = -1;
   }
@@ -332,7 +338,7 @@ export class VgaRenderer {
 
   /** Copy the scratch row over surface row `y`, marking changed tiles. */
   private commitRow(y: number, width: number): void {
-    copyRowMarkingTiles(this.pixels32, y * width, this.scratch, 0, width, y, this.tiles);
+    commitRow(this.surfaceRows, y * width, this.scratchRows, 0, width, y, this.tiles);
   }
 
   // ---- graphics ----
@@ -377,8 +383,8 @@ export class VgaRenderer {
       switch (kind) {
         case 'rgb32':
           if (rgb32Aligned && src + width * 4 <= size) {
-            // The common case: VRAM is already BGRX; compare and copy with X forced to 0xFF.
-            this.commitRgb32Row(y, width, groups, src >>> 2);
+            // The common case: VRAM rows are already BGRX: compare and copy them natively.
+            commitRow(this.surfaceRows, y * width, this.vramRows, src >>> 2, width, y, this.tiles);
             continue;
           }
           for (let x = 0, s = src; x < width; x++, s += 4) {
@@ -454,25 +460,6 @@ export class VgaRenderer {
     }
   }
 
-  /** 32 bpp straight from VRAM: compare and copy by tile, no intermediate row. */
-  private commitRgb32Row(y: number, width: number, src: Uint32Array, srcAt: number): void {
-    const dst = this.pixels32;
-    const dstAt = y * width;
-    const tileY = (y / TILE_HEIGHT) | 0;
-    for (let x0 = 0, tileX = 0; x0 < width; x0 += TILE_WIDTH, tileX++) {
-      const end = Math.min(width, x0 + TILE_WIDTH);
-      let changed = false;
-      for (let x = x0; x < end; x++) {
-        const v = (src[srcAt + x]! | 0xff000000) >>> 0;
-        if (dst[dstAt + x] !== v) {
-          dst[dstAt + x] = v;
-          changed = true;
-        }
-      }
-      if (changed) this.tiles.mark(tileX, tileY);
-    }
-  }
-
   // ---- text ----
 
   /** Cell index of the cursor on screen, or -1 when it is off-screen. */
@@ -523,6 +510,7 @@ export class VgaRenderer {
     const fontA = ((((sr3 >> 5) & 1) | ((sr3 >> 1) & 6)) * 8192 * 4 + 2) & mask;
 
     const band = new Uint32Array(width * cellHeight);
+    const bandRows = pixelRows(band);
     for (let row = 0; row < rows; row++) {
       const rowStart = scan.start + row * scan.lineBytes;
       let changed =
@@ -567,10 +555,10 @@ export class VgaRenderer {
         }
       }
       for (let line = 0; line < cellHeight; line++) {
-        copyRowMarkingTiles(
-          this.pixels32,
+        commitRow(
+          this.surfaceRows,
           (row * cellHeight + line) * width,
-          band,
+          bandRows,
           line * width,
           width,
           row * cellHeight + line,

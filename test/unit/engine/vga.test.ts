@@ -202,11 +202,12 @@ function setVbeMode(vga: StdVga, width: number, height: number, bpp: number): vo
   dispiWrite(vga, DISPI_INDEX_ENABLE, 0x41); // ENABLED | LFB_ENABLED
 }
 
-/** A pixel of a bgrx8888 frame as 0xAARRGGBB (X is always 0xFF). */
+/** A pixel of a bgrx8888 frame as 0xFFRRGGBB. */
 function pixelAt(frame: { pixels: Uint8Array; stride: number }, x: number, y: number): number {
   const o = y * frame.stride + x * 4;
   const p = frame.pixels;
-  return ((p[o + 3]! << 24) | (p[o + 2]! << 16) | (p[o + 1]! << 8) | p[o]!) >>> 0;
+  // X is padding (the guest's byte in 32 bpp modes): report it as 0xFF.
+  return (0xff000000 | (p[o + 2]! << 16) | (p[o + 1]! << 8) | p[o]!) >>> 0;
 }
 
 describe('vga registers', () => {
