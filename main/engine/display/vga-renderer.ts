@@ -104,6 +104,7 @@ export class VgaRenderer {
   private textCache = new Uint16Array(0);
   private lastCursorCell = -1;
   private lastBlinkPhase = false;
+  private fullNext = false;
 
   constructor(
     private readonly vga: StdVga,
@@ -114,11 +115,17 @@ export class VgaRenderer {
     this.vramRows = pixelRows(vga.vram.groups);
   }
 
+  /** Make the next frame report the whole surface dirty (a viewer attached and has nothing). */
+  invalidate(): void {
+    this.fullNext = true;
+  }
+
   /** Produce the current picture; `dirty` lists what changed since the previous call. */
   renderFrame(): DisplayFrame {
     const scan = this.describeScanout();
     const key = `${scan.kind}:${scan.width}x${scan.height}`;
-    let full = false;
+    let full = this.fullNext;
+    this.fullNext = false;
     if (key !== this.modeKey) {
       this.modeKey = key;
       this.allocate(scan.width, scan.height);

@@ -712,6 +712,24 @@ describe('bochs vbe', () => {
   });
 });
 
+describe('stdvga reset and viewers', () => {
+  it('reset returns to power-on registers and VBE off; invalidate re-sends the whole frame', () => {
+    const vga = makeVga();
+    setVbeMode(vga, 800, 600, 32);
+    const renderer = new VgaRenderer(vga);
+    expect(renderer.renderFrame().mode).toBe('vbe');
+    expect(renderer.renderFrame().dirty).toEqual([]);
+    renderer.invalidate();
+    expect(renderer.renderFrame().dirty).toEqual([{ x: 0, y: 0, w: 800, h: 600 }]);
+    vga.reset();
+    expect(vga.vbe.enabled).toBe(false);
+    expect(dispiRead(vga, DISPI_INDEX_XRES)).toBe(640);
+    expect(vga.registers.pelMask).toBe(0xff);
+    const frame = renderer.renderFrame();
+    expect([frame.mode, frame.width, frame.height]).toEqual(['text', 640, 480]);
+  });
+});
+
 describe('stdvga pci pieces', () => {
   it('BAR2 exposes VGA ports at 0x400, DISPI at 0x500 and the QEMU extension at 0x600', () => {
     const vga = makeVga();

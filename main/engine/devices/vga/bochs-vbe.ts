@@ -73,10 +73,21 @@ export class BochsVbe {
     /** Called after ENABLE, BANK or geometry change, so the VGA can recompute its memory map. */
     private readonly onChange: () => void = () => {},
   ) {
+    this.reset();
+  }
+
+  /** Power-on state: disabled, 640x480x8 programmed, bank 0. */
+  reset(): void {
+    this.registers.fill(0);
     this.registers[DISPI_INDEX_ID] = DISPI_ID5;
     this.registers[DISPI_INDEX_XRES] = 640;
     this.registers[DISPI_INDEX_YRES] = 480;
     this.registers[DISPI_INDEX_BPP] = 8;
+    this.index = 0;
+    this.bankOffset = 0;
+    this.lineBytes = 0;
+    this.startByte = 0;
+    this.generation++;
   }
 
   get enabled(): boolean {

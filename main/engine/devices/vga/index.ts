@@ -96,6 +96,17 @@ export class StdVga {
     this.vramWritesTracked = options.vramWritesTracked ?? true;
   }
 
+  /**
+   * System reset (the machine's reset line): registers and Bochs VBE back to power-on state.
+   * VRAM keeps its contents, as on a real card; the next frame is redrawn in full.
+   */
+  reset(): void {
+    this.registers.reset();
+    this.vbe.reset();
+    this.legacyWindow.latch = 0;
+    this.vram.markAllDirty();
+  }
+
   /** The machine (or a DMA path) changed VRAM bytes behind the device's back. */
   markDirty(offset: number, length: number): void {
     this.vram.markDirty(offset, length);

@@ -55,6 +55,29 @@ export class VgaRegisters {
     private readonly onMemoryMapChange: () => void = () => {},
   ) {}
 
+  /** Power-on state: everything zero, PEL mask all ones, DAC black (the BIOS programs the rest). */
+  reset(): void {
+    this.misc = 0;
+    this.featureControl = 0;
+    this.sequencerIndex = 0;
+    this.sequencer.fill(0);
+    this.graphicsIndex = 0;
+    this.graphics.fill(0);
+    this.crtcIndex = 0;
+    this.crtc.fill(0);
+    this.attributeIndex = 0;
+    this.attributeFlipFlop = false;
+    this.attribute.fill(0);
+    this.palette.fill(0);
+    this.pelMask = 0xff;
+    this.dacReadIndex = 0;
+    this.dacWriteIndex = 0;
+    this.dacComponent = 0;
+    this.dacState = 0;
+    this.status1 = 0;
+    this.paletteGeneration++;
+  }
+
   get colorEmulation(): boolean {
     return (this.misc & R.MISC_COLOR_EMULATION) !== 0;
   }
