@@ -153,6 +153,63 @@ export type DirectoryEntry = z.infer<typeof DirectoryEntry>;
 
 const VmRef = z.object({ id: z.string().min(1).max(256) }).strict();
 
+/** Serial bytes travel base64-encoded (JSON over IPC and WebSocket). */
+const SerialBytes = z.base64().max(256 * 1024);
+
+/**
+ * One 1 Hz sample of a running VM, taken by its VM host process (main/engine/host/stats.ts)
+ * and kept by the supervisor in a rolling window ({@link STATS_WINDOW_SAMPLES}) while the VM
+ * runs, whether or not a window shows it.
+ */
+export const VmStatsSample = z.object({
+  /** When the sample was taken, ms since the epoch. */
+  time: z.number(),
+  uptimeSeconds: z.number().nonnegative(),
+  /** CPU time of all vCPU threads over the last interval, percent of one host core (200 = two busy cores). */
+  cpuPercent: z.number().nonnegative(),
+  /** The same per vCPU, in vCPU order. */
+  vcpuPercent: z.array(z.number().nonnegative()),
+  memory: z.object({
+    /** Guest RAM as configured (allocated to the guest). */
+    guestMiB: z.number().nonnegative(),
+    /** Resident memory of the VM host process: guest pages touched plus the engine itself. */
+    residentMiB: z.number().nonnegative(),
+  }),
+  /** VM exits that reached the engine, per second, by kind. */
+  exitsPerSecond: z.object({
+    io: z.number().nonnegative(),
+    mmio: z.number().nonnegative(),
+    other: z.number().nonnegative(),
+  }),
+  /** Per disk (issue "Disks"; empty until disks are attached by the engine). */
+  disks: z.array(
+    z.object({
+      name: z.string(),
+      readIops: z.number().nonnegative(),
+      writeIops: z.number().nonnegative(),
+      readBytesPerSecond: z.number().nonnegative(),
+      writeBytesPerSecond: z.number().nonnegative(),
+      latencyMeanMs: z.number().nonnegative(),
+      latencyP99Ms: z.number().nonnegative(),
+      queueDepth: z.number().nonnegative(),
+    }),
+  ),
+  /** Per network adapter (empty until networking exists). */
+  network: z.array(
+    z.object({
+      name: z.string(),
+      rxPacketsPerSecond: z.number().nonnegative(),
+      txPacketsPerSecond: z.number().nonnegative(),
+      rxBytesPerSecond: z.number().nonnegative(),
+      txBytesPerSecond: z.number().nonnegative(),
+    }),
+  ),
+});
+export type VmStatsSample = z.infer<typeof VmStatsSample>;
+
+/** 15 minutes of 1 Hz samples. */
+export const STATS_WINDOW_SAMPLES = 900;
+
 /**
  * Every call the renderer may make. `args` is validated by main before any handler runs;
  * `result` documents (and in tests checks) what comes back.
@@ -189,6 +246,18 @@ export const calls = {
   'vm.powerOff': { args: VmRef, result: VmSummary },
   /** ACPI power button: asks the guest to shut down. */
   'vm.shutdown': { args: VmRef, result: VmSummary },
+  /** The rolling window of 1 Hz samples of a running VM (empty when it is not running here). */
+  'vm.stats': { args: VmRef, result: z.object({ samples: z.array(VmStatsSample) }) },
+  /** The guest's recent serial output (the VM host keeps it while no window shows it). */
+  'vm.serialScrollback': {
+    args: VmRef,
+    result: z.object({ data: z.base64(), running: z.boolean() }),
+  },
+  /** Types into the guest's serial port (COM1). */
+  'vm.serialInput': {
+    args: z.object({ id: z.string().min(1).max(256), data: SerialBytes }).strict(),
+    result: z.object({}),
+  },
 } as const;
 
 /** What the Electron application menu asks the renderer to do (for the selected VM, if any). */
@@ -210,6 +279,10 @@ export const events = {
   'vm.changed': z.object({ vm: VmSummary }),
   /** A VM was deleted or unregistered. */
   'vm.removed': z.object({ id: z.string() }),
+  /** New serial output of a running VM (base64). */
+  'vm.serial': z.object({ id: z.string(), data: z.base64() }),
+  /** A new 1 Hz sample of a running VM. */
+  'vm.stats': z.object({ id: z.string(), sample: VmStatsSample }),
   /**
    * Electron only: the user chose an item of the application menu (main/app/menu.ts). The
    * renderer knows the selected VM, so it carries the command out, e.g. through `vm.start`.

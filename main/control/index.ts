@@ -123,6 +123,11 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     if (all.some((vm) => vm.accessible && library.supervisor.isActive(vm.state)))
       poll = setTimeout(() => void rescan(), ACTIVE_POLL_MS);
   };
+  library.supervisor.listener = {
+    onSerialOutput: (id, bytes) =>
+      emit('vm.serial', { id, data: Buffer.from(bytes).toString('base64') }),
+    onStats: (id, sample) => emit('vm.stats', { id, sample }),
+  };
   if (watching) {
     // The baseline costs a full list; the CLI (watch: false) never needs it.
     watchFolder(options.home, true);
@@ -181,6 +186,22 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     'vm.shutdown': async ({ id }) => {
       await library.supervisor.control((await library.get(id)).folder, 'shutdown');
       return changed(await library.get(id));
+    },
+    'vm.stats': async ({ id }) => ({
+      samples: library.supervisor.stats((await library.get(id)).folder),
+    }),
+    'vm.serialScrollback': async ({ id }) => {
+      const data = library.supervisor.serialScrollback((await library.get(id)).folder);
+      return { data: Buffer.from(data ?? []).toString('base64'), running: data !== null };
+    },
+    'vm.serialInput': async ({ id, data }) => {
+      const vm = await library.get(id);
+      if (!library.supervisor.sendSerialInput(vm.folder, Buffer.from(data, 'base64')))
+        throw new BridgeFailure(
+          'invalid-state',
+          `This VM is not running in this Vireo process: start it to use its serial console.`,
+        );
+      return {};
     },
   };
 

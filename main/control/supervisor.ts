@@ -25,7 +25,12 @@ import { existsSync, promises as fs, openSync, closeSync, readFileSync } from 'n
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { BridgeFailure, VmState } from '../../preload/contract.js';
+import {
+  BridgeFailure,
+  STATS_WINDOW_SAMPLES,
+  VmState,
+  type VmStatsSample,
+} from '../../preload/contract.js';
 import type { VmConfig } from '../../preload/vm-config.js';
 import { spawnVmHost, type VmHostProcess } from '../engine/host/spawn.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -94,8 +99,16 @@ export interface SupervisorOptions {
   hostScript?: string;
 }
 
+/** What a running VM produces besides state changes, for the control plane to pass on. */
+export interface SupervisorListener {
+  onSerialOutput(vmId: string, bytes: Uint8Array): void;
+  onStats(vmId: string, sample: VmStatsSample): void;
+}
+
 export class Supervisor {
   private readonly children = new Map<string, RunningVm>();
+  /** Set by the control plane; serial output and samples of every VM this process runs. */
+  listener: SupervisorListener | undefined;
 
   constructor(private readonly options: SupervisorOptions = {}) {}
 
@@ -193,6 +206,7 @@ export class Supervisor {
       state: 'starting',
       serial: [],
       serialLength: 0,
+      stats: [],
       waiters: new Set(),
       startedAt: new Date(),
     };
@@ -228,7 +242,13 @@ export class Supervisor {
           child.state = state;
           publish(state, null);
         },
+        onStats: (sample) => {
+          child.stats.push(sample);
+          if (child.stats.length > STATS_WINDOW_SAMPLES) child.stats.shift();
+          this.listener?.onStats(config.id, sample);
+        },
         onSerialOutput: (bytes) => {
+          this.listener?.onSerialOutput(config.id, bytes);
           child.serial.push(bytes);
           child.serialLength += bytes.length;
           while (child.serialLength > SERIAL_SCROLLBACK_BYTES && child.serial.length > 1)
@@ -264,6 +284,11 @@ export class Supervisor {
   serialScrollback(folder: string): Uint8Array | null {
     const child = this.children.get(folder);
     return child ? Buffer.concat(child.serial) : null;
+  }
+
+  /** The rolling window of samples of a VM this process runs (empty otherwise). */
+  stats(folder: string): VmStatsSample[] {
+    return [...(this.children.get(folder)?.stats ?? [])];
   }
 
   /** Types into the guest's serial console, if this process runs the VM. */
@@ -388,6 +413,8 @@ interface RunningVm {
   state: VmState;
   serial: Uint8Array[];
   serialLength: number;
+  /** The rolling window of 1 Hz samples. */
+  stats: VmStatsSample[];
   /** Called after every published state change. */
   waiters: Set<() => void>;
   startedAt: Date;

@@ -30,10 +30,15 @@ describe('vm.start on a Linux-kernel VM (real KVM)', () => {
     const guest = linuxGuest();
     const plane = await createControlPlane({ home, mode: 'browser', watch: false });
     const h = plane.handlers;
+    let serialEvents = '';
+    plane.onEvent((name, payload) => {
+      if (name === 'vm.serial')
+        serialEvents += Buffer.from((payload as { data: string }).data, 'base64').toString();
+    });
     const created = await h['vm.create']({
       name: 'direct',
       folder: null,
-      os: { family: 'linux', id: 'other' },
+      os: { family: 'linux', id: 'debian-12' },
       cpus: 2,
       memoryMiB: 256,
       disk: { sizeMiB: 64, format: 'raw', allocation: 'thin', bus: 'virtio' },
@@ -65,6 +70,26 @@ describe('vm.start on a Linux-kernel VM (real KVM)', () => {
       true,
     );
     await until('the CPU list', () => /\r?\n0-1\r?\n/.test(serial()));
+    expect(serialEvents).toContain('guest# ');
+    const scrollback = await h['vm.serialScrollback']({ id: created.id });
+    expect(scrollback.running).toBe(true);
+    expect(Buffer.from(scrollback.data, 'base64').toString()).toContain('0-1');
+    await h['vm.serialInput']({
+      id: created.id,
+      data: Buffer.from('echo in=$((3*3))\n').toString('base64'),
+    });
+    await until('an answer to bridge input', () => serial().includes('in=9'));
+
+    // Live statistics: 1 Hz samples with rising uptime and the boot's CPU time.
+    const { samples } = await until('two samples', async () => {
+      const r = await h['vm.stats']({ id: created.id });
+      return r.samples.length >= 2 ? r : null;
+    });
+    expect(samples.at(-1)!.uptimeSeconds).toBeGreaterThan(samples[0]!.uptimeSeconds);
+    expect(samples.at(-1)!.vcpuPercent).toHaveLength(2);
+    expect(samples.at(-1)!.memory.guestMiB).toBe(256);
+    expect(samples.some((x) => x.cpuPercent > 0)).toBe(true);
+    expect(samples.some((x) => x.exitsPerSecond.io > 0)).toBe(true);
 
     expect((await h['vm.pause']({ id: created.id })).state).toBe('paused');
     expect((await h['vm.resume']({ id: created.id })).state).toBe('running');

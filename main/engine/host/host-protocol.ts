@@ -9,6 +9,7 @@
  * Runtime: engine and control plane (no Electron).
  */
 import { z } from 'zod';
+import { VmStatsSample } from '../../../preload/contract.js';
 import { VmLaunchOptions } from '../vm-launch.js';
 
 export const ParentToHost = z.discriminatedUnion('type', [
@@ -30,6 +31,8 @@ export const HostToParent = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('serial-output'), data: z.base64() }),
   z.object({ type: z.literal('log'), line: z.string() }),
+  /** 1 Hz statistics for the live charts. */
+  z.object({ type: z.literal('stats'), sample: VmStatsSample }),
   /** The last message: how the VM ended. The process exits right after (0, or 1 if aborted). */
   z.object({
     type: z.literal('ended'),

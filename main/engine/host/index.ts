@@ -92,6 +92,7 @@ async function main(): Promise<void> {
           send({ type: 'serial-output', data: Buffer.from(bytes).toString('base64') }),
         onState: (state) => send({ type: 'state', state }),
         onLog: (line) => send({ type: 'log', line }),
+        onStats: (sample) => send({ type: 'stats', sample }),
       },
       { workerUrl: process.env.VIREO_VCPU_WORKER ?? WORKER_URL },
     );

@@ -9,11 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { HostToParent, type ParentToHost } from './host-protocol.js';
 import type { VmLaunchInput } from '../vm-launch.js';
+import type { VmStatsSample } from '../../../preload/contract.js';
 
 export interface VmHostProcessEvents {
   onState(state: 'starting' | 'running' | 'paused' | 'stopping'): void;
   onSerialOutput?(bytes: Uint8Array): void;
   onLog?(line: string): void;
+  onStats?(sample: VmStatsSample): void;
   /** Exactly once. `aborted` also covers a host process that died without saying why. */
   onEnded(outcome: 'powered-off' | 'aborted', reason: string, report: string | null): void;
 }
@@ -52,6 +54,7 @@ export function spawnVmHost(
     if (m.type === 'state') events.onState(m.state);
     else if (m.type === 'serial-output') events.onSerialOutput?.(Buffer.from(m.data, 'base64'));
     else if (m.type === 'log') events.onLog?.(m.line);
+    else if (m.type === 'stats') events.onStats?.(m.sample);
     else finish(m.outcome, m.reason, m.report);
   });
   child.on('exit', (code, signal) =>

@@ -17,6 +17,8 @@ import { createDirectMachineDevices, prepareDirectBoot } from '../machine/direct
 import type { DirectMachineDevices } from '../machine/direct/index.js';
 import type { ValidatedLaunch } from '../vm-launch.js';
 import { formatFault } from './fault-report.js';
+import { VmStatsSampler } from './stats.js';
+import type { VmStatsSample } from '../../../preload/contract.js';
 
 export type VmRunState = 'starting' | 'running' | 'paused' | 'stopping';
 
@@ -29,6 +31,8 @@ export interface VmHostEvents {
   onState(state: VmRunState): void;
   /** One line for the VM's log (boot, reset, stop reasons). */
   onLog(line: string): void;
+  /** A 1 Hz sample for the live charts (only when statistics are asked for). */
+  onStats?(sample: VmStatsSample): void;
 }
 
 export interface VmHostOptions {
@@ -54,6 +58,7 @@ export class VmHost {
   private inputTimer: NodeJS.Timeout | undefined;
   /** Boots so far (1 + resets). */
   boots = 0;
+  private statsTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly launch: ValidatedLaunch,
@@ -76,6 +81,8 @@ export class VmHost {
     const host = new VmHost(launch, hypervisor, events);
     events.onState('starting');
     await host.boot();
+    const onStats = events.onStats?.bind(events);
+    if (onStats) host.startSampling(onStats);
     return host;
   }
 
@@ -126,6 +133,22 @@ export class VmHost {
     }
     if (!this.ending) this.events.onState(this.paused ? 'paused' : 'running');
     this.flushInput();
+  }
+
+  /** Samples every second; uptime counts from the first boot, across guest resets. */
+  private startSampling(onStats: (sample: VmStatsSample) => void): void {
+    const sampler = new VmStatsSampler({
+      vcpuThreads: () => this.vcpus.map((v) => v.thread),
+      exitCounts: () => this.exitCounts(),
+      guestMemoryBytes: this.launch.boot.plan.memoryBytes,
+    });
+    sampler.sample();
+    this.statsTimer = setInterval(() => {
+      if (this.ending) return;
+      const sample = sampler.sample();
+      if (sample) onStats(sample);
+    }, 1000);
+    this.statsTimer.unref();
   }
 
   private serialOut(byte: number): void {
@@ -236,6 +259,7 @@ export class VmHost {
     this.ending = true;
     this.events.onState('stopping');
     clearTimeout(this.inputTimer);
+    clearInterval(this.statsTimer);
     const vm = this.vm;
     this.vm = undefined;
     // destroy() marks every vCPU stopped synchronously, before the device call that led here

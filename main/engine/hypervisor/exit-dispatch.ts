@@ -22,6 +22,7 @@ import {
   STATE_REQUEST,
   STATE_RESPONSE,
   type ExitMailbox,
+  spinWhileEquals,
   waitAsync,
 } from './exit-mailbox.js';
 
@@ -113,7 +114,8 @@ export async function serveMailbox(
     // which measured several times slower. The window bounds how long timers and IPC wait.
     const left = burstUntil - performance.now();
     if (left > 0) {
-      Atomics.wait(w, MB_STATE, state, left);
+      // The next exit of a burst usually follows within microseconds: poll before sleeping.
+      if (!spinWhileEquals(w, MB_STATE, state)) Atomics.wait(w, MB_STATE, state, left);
       continue;
     }
     if (burstUntil !== 0) {

@@ -107,3 +107,30 @@ export function waitAsync(
     }
   ).waitAsync(words, index, value, timeoutMs);
 }
+
+/**
+ * How long (microseconds) a thread polls a mailbox word before it falls back to a futex wait.
+ * A futex wake-up costs a trip through the host scheduler (measured ~250 us per direction in
+ * the nested test machine); an exit answered within the spin never pays it. Both sides spin:
+ * the vCPU thread for the answer, the device thread for the next request of a burst.
+ * VIREO_EXIT_SPIN_US overrides it (0 turns spinning off).
+ */
+export const SPIN_MICROSECONDS = Number(process.env.VIREO_EXIT_SPIN_US ?? 60);
+
+/**
+ * Polls `words[index]` until it differs from `value` or `microseconds` passed. Returns true
+ * when it changed. The clock is read every 64 polls: performance.now() is not free.
+ */
+export function spinWhileEquals(
+  words: Int32Array,
+  index: number,
+  value: number,
+  microseconds = SPIN_MICROSECONDS,
+): boolean {
+  if (microseconds <= 0) return Atomics.load(words, index) !== value;
+  const until = performance.now() + microseconds / 1000;
+  for (;;) {
+    for (let i = 0; i < 64; i++) if (Atomics.load(words, index) !== value) return true;
+    if (performance.now() >= until) return false;
+  }
+}

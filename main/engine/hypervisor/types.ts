@@ -55,6 +55,8 @@ export interface Vm {
 
 export interface Vcpu {
   readonly index: number;
+  /** The host OS thread that runs it (Linux tid), for CPU accounting; absent if unknown. */
+  readonly thread?: number;
   exitCounts(): VcpuExitCounts;
 }
 

@@ -36,6 +36,7 @@ import {
   STATE_IDLE,
   STATE_REQUEST,
   createMailbox,
+  spinWhileEquals,
 } from '../exit-mailbox.js';
 import {
   EAGAIN,
@@ -161,6 +162,8 @@ function parkWhilePaused(): number {
 function roundTrip(): void {
   Atomics.store(words, MB_STATE, STATE_REQUEST);
   Atomics.notify(words, MB_STATE);
+  // Most answers take a few microseconds: poll first, sleep only if the device thread is slow.
+  spinWhileEquals(words, MB_STATE, STATE_REQUEST);
   while (Atomics.load(words, MB_STATE) === STATE_REQUEST) {
     Atomics.wait(words, MB_STATE, STATE_REQUEST);
   }
