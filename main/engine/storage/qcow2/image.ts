@@ -574,12 +574,13 @@ export class Qcow2Image implements DiskImage {
     const end = offset + length;
     const firstWhole = Math.ceil(offset / cs) * cs;
     const lastWhole = Math.floor(end / cs) * cs;
-    if (firstWhole >= lastWhole) {
-      await this.zeroPartial(offset, end);
+    if (firstWhole > lastWhole) {
+      await this.zeroPartial(offset, end); // inside one cluster
       return;
     }
     if (offset < firstWhole) await this.zeroPartial(offset, firstWhole);
     if (lastWhole < end) await this.zeroPartial(lastWhole, end);
+    if (firstWhole === lastWhole) return;
 
     const created = { any: false };
     const pinned: Table[] = [];

@@ -1,0 +1,93 @@
+/**
+ * A StorageFile in memory that models what a power cut keeps: writes since the last fdatasync
+ * may or may not have reached the disk, in any combination. `crashImage` returns one such
+ * outcome (the synced bytes plus a random subset of the unsynced writes), so a test can check
+ * that every outcome is a consistent image.
+ */
+import type { StorageFile } from '../../../main/engine/storage/file.js';
+
+export class MemoryFile implements StorageFile {
+  private current: Uint8Array;
+  private durable: Uint8Array;
+  private pending: Array<{ position: number; bytes: Uint8Array }> = [];
+  /** Called before each write is applied (the test takes crash snapshots here). */
+  onWrite: (() => void) | undefined;
+  writes = 0;
+
+  constructor(initial: Uint8Array) {
+    this.current = new Uint8Array(initial);
+    this.durable = new Uint8Array(initial);
+  }
+
+  read(into: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    const n = Math.max(0, Math.min(length, this.current.length - position));
+    into.set(this.current.subarray(position, position + n), offset);
+    return Promise.resolve(n);
+  }
+
+  write(from: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+    this.onWrite?.();
+    this.writes++;
+    const bytes = from.slice(offset, offset + length);
+    this.current = place(this.current, bytes, position);
+    this.pending.push({ position, bytes });
+    return Promise.resolve();
+  }
+
+  datasync(): Promise<void> {
+    this.durable = this.current.slice();
+    this.pending = [];
+    return Promise.resolve();
+  }
+
+  size(): Promise<number> {
+    return Promise.resolve(this.current.length);
+  }
+
+  truncate(length: number): Promise<void> {
+    const next = new Uint8Array(length);
+    next.set(this.current.subarray(0, length));
+    this.current = next;
+    this.pending.push({ position: length, bytes: new Uint8Array(0) });
+    return Promise.resolve();
+  }
+
+  allocate(position: number, length: number): Promise<boolean> {
+    if (position + length > this.current.length)
+      return this.truncate(position + length).then(() => true);
+    return Promise.resolve(true);
+  }
+
+  punchHole(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  allocatedBytes(): Promise<number> {
+    return Promise.resolve(this.current.length);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** One possible disk after a power cut now: synced bytes plus some of the unsynced writes. */
+  crashImage(rand: () => number): Uint8Array {
+    let image: Uint8Array = this.durable.slice();
+    for (const w of this.pending) if (rand() < 0.5) image = place(image, w.bytes, w.position);
+    return image;
+  }
+
+  bytes(): Uint8Array {
+    return this.current;
+  }
+}
+
+function place(target: Uint8Array, bytes: Uint8Array, position: number): Uint8Array {
+  let out = target;
+  if (position + bytes.length > target.length) {
+    out = new Uint8Array(position + bytes.length);
+    out.set(target);
+  }
+  out.set(bytes, position);
+  return out;
+}
