@@ -16,19 +16,36 @@ import { MemoryFile } from './memory-file.js';
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
 
-async function crashRun(clusterSize: number, seed: number, snapshots: number): Promise<void> {
+async function crashRun(
+  clusterSize: number,
+  seed: number,
+  snapshots: number,
+  bulk = 0,
+): Promise<void> {
   const tag = `seed ${seed}, cluster ${clusterSize}`;
   const rand = prng(seed);
-  const created = path.join(dir, `base-${clusterSize}.qcow2`);
+  const created = path.join(dir, `base-${clusterSize}-${seed}.qcow2`);
   await createImage({ path: created, format: 'qcow2', size: 1 << 20, clusterSize });
   const file = new MemoryFile(readFileSync(created));
   const crashes: Uint8Array[] = [];
   const crashRand = prng(seed ^ 0x5eed);
+  let armed = bulk === 0;
   file.onWrite = () => {
-    if (crashes.length < snapshots && crashRand() < 0.08) crashes.push(file.crashImage(crashRand));
+    if (armed && crashes.length < snapshots && crashRand() < 0.08)
+      crashes.push(file.crashImage(crashRand));
   };
   const image = await Qcow2Image.open(created, file, { readOnly: false });
   let size = image.virtualSize;
+  if (bulk > 0) {
+    // Enough data to outgrow the first refcount table (512-byte clusters: 8 MiB).
+    size = bulk + (1 << 20);
+    await image.resize(size);
+    const data = randomBytes(rand, 1 << 20);
+    for (let at = 0; at < bulk; at += 1 << 20) {
+      armed = at >= 7 << 20; // power cuts around the refcount table move
+      await image.write(at, data);
+    }
+  }
   for (let round = 0; round < 60 && crashes.length < snapshots; round++) {
     const ops: Promise<void>[] = [];
     for (let k = 0; k < 4; k++) {
@@ -51,7 +68,7 @@ async function crashRun(clusterSize: number, seed: number, snapshots: number): P
   crashes.push(file.bytes());
   expect(crashes.length, tag).toBeGreaterThan(3);
   for (const [i, bytes] of crashes.entries()) {
-    const name = path.join(dir, `crash-${clusterSize}-${i}.qcow2`);
+    const name = path.join(dir, `crash-${clusterSize}-${seed}-${i}.qcow2`);
     writeFileSync(name, bytes);
     const check = qemuCheck(name);
     expect(check.corruptions, `${tag}, crash image ${i}: ${check.output}`).toBe(0);
@@ -78,6 +95,8 @@ async function crashRun(clusterSize: number, seed: number, snapshots: number): P
 
 describe('a crash at any write leaves a consistent image', () => {
   it('512-byte clusters (table growth)', () => crashRun(512, 101, 24));
+  it('512-byte clusters, 10 MiB written (refcount table growth)', () =>
+    crashRun(512, 104, 12, 10 << 20));
   it('4 KiB clusters', () => crashRun(4096, 102, 24));
   it('64 KiB clusters', () => crashRun(65536, 103, 16));
 });

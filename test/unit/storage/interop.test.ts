@@ -120,6 +120,28 @@ describe('qemu-img reads what Vireo writes', () => {
     expect(map.every((m) => m.data)).toBe(true);
   });
 
+  it('grows the refcount table and the L1 table (512-byte clusters)', async () => {
+    // One refcount block counts 256 clusters of 512 bytes and the first refcount table cluster
+    // holds 64 blocks: 16384 clusters (8 MiB). Writing 12 MiB needs a bigger table.
+    const file = at('grow.qcow2');
+    await createImage({ path: file, format: 'qcow2', size: 4 << 20, clusterSize: 512 });
+    const image = await openImage(file);
+    await image.resize(16 << 20);
+    const data = randomBytes(prng(77), 1 << 20);
+    for (let mib = 0; mib < 12; mib++) await image.write(mib << 20, data);
+    await image.close();
+    const header = readFileSync(file);
+    expect(header.readUInt32BE(56), 'refcount_table_clusters').toBeGreaterThan(1);
+    const check = qemuCheck(file);
+    expect(check.status, check.output).toBe(0);
+    expect(await checkImage(file)).toMatchObject({ corruptions: 0, leaks: 0 });
+    const got = qemuIo('-r', '-f', 'qcow2', '-c', 'read -v 11M 512', file);
+    expect(got).toContain(Buffer.from(data.subarray(0, 16)).toString('hex').slice(0, 2));
+    qemuImg('convert', '-O', 'raw', file, at('grow.raw'));
+    const raw = readFileSync(at('grow.raw'));
+    expect(Buffer.compare(raw.subarray(11 << 20, 12 << 20), data)).toBe(0);
+  });
+
   it('refuses to overwrite', async () => {
     await createImage({ path: at('once.qcow2'), format: 'qcow2', size: 1 << 20 });
     await expect(

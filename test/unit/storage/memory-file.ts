@@ -7,7 +7,9 @@
 import type { StorageFile } from '../../../main/engine/storage/file.js';
 
 export class MemoryFile implements StorageFile {
+  /** Current contents in a buffer that grows by doubling; `length` is the file size. */
   private current: Uint8Array;
+  private length: number;
   private durable: Uint8Array;
   private pending: Array<{ position: number; bytes: Uint8Array }> = [];
   /** Called before each write is applied (the test takes crash snapshots here). */
@@ -16,11 +18,12 @@ export class MemoryFile implements StorageFile {
 
   constructor(initial: Uint8Array) {
     this.current = new Uint8Array(initial);
+    this.length = initial.length;
     this.durable = new Uint8Array(initial);
   }
 
   read(into: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    const n = Math.max(0, Math.min(length, this.current.length - position));
+    const n = Math.max(0, Math.min(length, this.length - position));
     into.set(this.current.subarray(position, position + n), offset);
     return Promise.resolve(n);
   }
@@ -29,32 +32,39 @@ export class MemoryFile implements StorageFile {
     this.onWrite?.();
     this.writes++;
     const bytes = from.slice(offset, offset + length);
-    this.current = place(this.current, bytes, position);
+    const end = position + length;
+    if (end > this.current.length) {
+      const grown = new Uint8Array(Math.max(end, this.current.length * 2));
+      grown.set(this.current.subarray(0, this.length));
+      this.current = grown;
+    }
+    this.current.set(bytes, position);
+    if (end > this.length) this.length = end;
     this.pending.push({ position, bytes });
     return Promise.resolve();
   }
 
   datasync(): Promise<void> {
-    this.durable = this.current.slice();
+    this.durable = this.current.slice(0, this.length);
     this.pending = [];
     return Promise.resolve();
   }
 
   size(): Promise<number> {
-    return Promise.resolve(this.current.length);
+    return Promise.resolve(this.length);
   }
 
   truncate(length: number): Promise<void> {
     const next = new Uint8Array(length);
-    next.set(this.current.subarray(0, length));
+    next.set(this.current.subarray(0, Math.min(length, this.length)));
     this.current = next;
+    this.length = length;
     this.pending.push({ position: length, bytes: new Uint8Array(0) });
     return Promise.resolve();
   }
 
   allocate(position: number, length: number): Promise<boolean> {
-    if (position + length > this.current.length)
-      return this.truncate(position + length).then(() => true);
+    if (position + length > this.length) return this.truncate(position + length).then(() => true);
     return Promise.resolve(true);
   }
 
@@ -63,7 +73,7 @@ export class MemoryFile implements StorageFile {
   }
 
   allocatedBytes(): Promise<number> {
-    return Promise.resolve(this.current.length);
+    return Promise.resolve(this.length);
   }
 
   close(): Promise<void> {
@@ -78,7 +88,7 @@ export class MemoryFile implements StorageFile {
   }
 
   bytes(): Uint8Array {
-    return this.current;
+    return this.current.slice(0, this.length);
   }
 }
 

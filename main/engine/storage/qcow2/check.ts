@@ -11,8 +11,7 @@
  */
 import { readFully, type StorageFile } from '../file.js';
 import { INCOMPAT_DIRTY, OFF_INCOMPATIBLE, parseHeader } from './header.js';
-import { HI_COMPRESSED, LO_ZERO, entryOffset, newTable } from './tables.js';
-import { compressedExtent } from './image.js';
+import { HI_COMPRESSED, LO_ZERO, compressedExtent, entryOffset, newTable } from './tables.js';
 
 export interface CheckResult {
   corruptions: number;

@@ -52,8 +52,10 @@ import {
   setEntry,
   TableCache,
   writeDirty,
+  compressedExtent,
   type Table,
 } from './tables.js';
+import { checkQcow2 } from './check.js';
 
 /** Bytes of L2 tables cached per image (QEMU's default is 1 MiB; more costs little here). */
 const L2_CACHE_BYTES = 4 << 20;
@@ -158,7 +160,19 @@ export class Qcow2Image implements DiskImage {
     const fileSize = await file.size();
     const head = new Uint8Array(Math.min(fileSize, 1 << 21));
     await readFully(file, head, 0, head.length, 0);
-    const h = parseHeader(path, head, fileSize);
+    let h = parseHeader(path, head, fileSize);
+    if (!o.readOnly && h.incompatible & INCOMPAT_DIRTY) {
+      // Not closed cleanly (a crash, or another tool with lazy refcounts): recompute refcounts
+      // before allocating anything, so no cluster in use can look free.
+      const check = await checkQcow2(path, file, true);
+      if (check.corruptions > 0) {
+        bad(
+          `the image was not closed cleanly and is corrupt (${check.messages[0] ?? ''}); repair it with qemu-img check -r all`,
+        );
+      }
+      await readFully(file, head, 0, head.length, 0);
+      h = parseHeader(path, head, fileSize);
+    }
     const cs = h.clusterSize;
     if (!o.readOnly && h.incompatible & INCOMPAT_CORRUPT) {
       bad(
@@ -496,12 +510,28 @@ export class Qcow2Image implements DiskImage {
     const fresh = needNew.length > 0 ? await this.allocClusters(needNew.length) : [];
     const freed: Array<{ hi: number; lo: number }> = [];
     let k = 0;
+    // Whole clusters that are next to each other both in the request and in the file go out as
+    // one write (fresh clusters are usually contiguous: the allocator hands out the lowest free).
+    let runPos = 0;
+    let runLength = 0;
+    let runHost = 0;
+    const endRun = (): void => {
+      if (runLength > 0) writes.push(this.file.write(from, runPos, runLength, runHost));
+      runLength = 0;
+    };
     for (const c of cows) {
       const reuse = c.kind === Kind.Zero && c.host !== 0;
       if (!reuse) c.host = fresh[k++]!;
       if (c.kind === Kind.Compressed) freed.push({ hi: c.hi, lo: c.lo });
       if (c.length === cs) {
-        writes.push(this.file.write(from, c.pos, cs, c.host));
+        if (runLength > 0 && runPos + runLength === c.pos && runHost + runLength === c.host) {
+          runLength += cs;
+        } else {
+          endRun();
+          runPos = c.pos;
+          runHost = c.host;
+          runLength = cs;
+        }
         continue;
       }
       const buffer = new Uint8Array(cs);
@@ -510,6 +540,7 @@ export class Qcow2Image implements DiskImage {
       buffer.set(from.subarray(c.pos, c.pos + c.length), c.inCluster);
       writes.push(this.file.write(buffer, 0, cs, c.host));
     }
+    endRun();
     await Promise.all(writes);
     if (cows.length === 0 && !tablesCreated) return;
     await this.file.datasync();
@@ -714,6 +745,8 @@ export class Qcow2Image implements DiskImage {
         if (block.view.getUint16(index * 2) !== 0) continue;
         this.setRefcountIn(block, index, 1);
         out.push(cluster * this.clusterSize);
+        // Kept current at every step: a refcount table growth below starts at highWater.
+        if (cluster >= this.highWater) this.highWater = cluster + 1;
       }
     }
     this.freeHint = cluster;
@@ -973,18 +1006,4 @@ export class Qcow2Image implements DiskImage {
       await this.backing?.close();
     }
   }
-}
-
-/** Host byte range of a compressed cluster descriptor (qcow2.txt "Compressed Clusters Descriptor"). */
-export function compressedExtent(
-  clusterBits: number,
-  hi: number,
-  lo: number,
-): { offset: number; sectorStart: number; sectors: number } {
-  const x = 62 - (clusterBits - 8);
-  const value = (BigInt(hi & 0x3fffffff) << 32n) | BigInt(lo >>> 0);
-  const offset = Number(value & ((1n << BigInt(x)) - 1n));
-  const sectors = Number((value >> BigInt(x)) & BigInt((1 << (clusterBits - 8)) - 1)) + 1;
-  const sectorStart = offset - (offset % 512);
-  return { offset, sectorStart, sectors };
 }

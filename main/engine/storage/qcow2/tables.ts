@@ -147,3 +147,17 @@ export class TableCache {
     this.tables.delete(offset);
   }
 }
+
+/** Host byte range of a compressed cluster descriptor (qcow2.txt "Compressed Clusters Descriptor"). */
+export function compressedExtent(
+  clusterBits: number,
+  hi: number,
+  lo: number,
+): { offset: number; sectorStart: number; sectors: number } {
+  const x = 62 - (clusterBits - 8);
+  const value = (BigInt(hi & 0x3fffffff) << 32n) | BigInt(lo >>> 0);
+  const offset = Number(value & ((1n << BigInt(x)) - 1n));
+  const sectors = Number((value >> BigInt(x)) & BigInt((1 << (clusterBits - 8)) - 1)) + 1;
+  const sectorStart = offset - (offset % 512);
+  return { offset, sectorStart, sectors };
+}
