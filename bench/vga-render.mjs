@@ -3,7 +3,7 @@
 // beside the peer every frame conversion is bounded by: a plain copy of the same bytes
 // (TypedArray.set of the visible VRAM into another buffer, i.e. memcpy).
 //
-//   node bench/vga-render.mjs [--frames N]
+//   node bench/vga-render.mjs [--frames N] [--qemu]
 //
 // The renderer and device are bundled from TypeScript with esbuild into .cache/bench/ (as
 // scripts/build.mjs bundles the engine), then imported. For 1024x768 and 1920x1080 it prints:
@@ -12,15 +12,29 @@
 //   static - nothing changed (what a desktop idles at)
 //   untracked - nothing changed but the LFB is unreported (vramWritesTracked = false):
 //               the full compare pass runs
-// each as median milliseconds per frame, and the ratio to memcpy of a full frame.
+// each as median milliseconds per frame, and the ratio to memcpy of a full frame; then the
+// same for 8 bpp (palette) and 16 bpp frames, which need a per-pixel conversion.
+//
+// --qemu: correctness beside the peer instead of speed. For each of a few modes, QEMU's
+// `-vga std` (TCG, no KVM needed) boots SeaBIOS and a 512-byte floppy boot sector that sets the
+// mode with int 10h and fills the window with a pattern; its VGA register writes are traced
+// (vga_std_write_io / vga_std_read_io / vga_vbe_write), its VRAM saved through BAR0 (pmemsave)
+// and its picture saved (screendump). The register writes are replayed into our StdVga, the
+// VRAM copied in, and our frame compared with QEMU's pixel by pixel (QEMU doubles some modes;
+// colours within 3 because QEMU widens 6-bit DAC values differently).
 import { build } from 'esbuild';
-import { mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const { values } = parseArgs({ options: { frames: { type: 'string', default: '40' } } });
+const { values } = parseArgs({
+  options: { frames: { type: 'string', default: '40' }, qemu: { type: 'boolean', default: false } },
+});
 const frames = Number(values.frames);
 
 const outDir = path.join(root, '.cache', 'bench');
@@ -30,7 +44,7 @@ await build({
   stdin: {
     contents:
       "export { StdVga } from './main/engine/devices/vga/index.ts';\n" +
-      "export { VgaRenderer } from './main/engine/display/vga-renderer.ts';\n",
+      "export { VgaRenderer, textSnapshotLines } from './main/engine/display/vga-renderer.ts';\n",
     resolveDir: root,
     loader: 'ts',
   },
@@ -41,7 +55,11 @@ await build({
   target: 'node20',
   logLevel: 'warning',
 });
-const { StdVga, VgaRenderer } = await import(pathToFileURL(outfile).href);
+const { StdVga, VgaRenderer, textSnapshotLines } = await import(pathToFileURL(outfile).href);
+if (values.qemu) {
+  await compareWithQemu();
+  process.exit(0);
+}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -120,4 +138,224 @@ for (const [w, h] of [
       still.toFixed(3).padStart(11) +
       untracked.toFixed(2).padStart(14),
   );
+}
+
+for (const [w, h, bpp] of [
+  [1024, 768, 8],
+  [1920, 1080, 8],
+  [1920, 1080, 16],
+]) {
+  const vga = new StdVga({ romPath: null });
+  const renderer = new VgaRenderer(vga);
+  dispi(vga, 1, w);
+  dispi(vga, 2, h);
+  dispi(vga, 3, bpp);
+  dispi(vga, 4, 0x41);
+  renderer.renderFrame();
+  const bytes = (w * h * bpp) / 8;
+  const copy = new Uint8Array(bytes);
+  const memcpy = time(() => copy.set(vga.vram.bytes.subarray(0, bytes)));
+  const full = time((i) => {
+    vga.vram.bytes.fill((i % 200) + 1, 0, bytes);
+    vga.markDirty(0, bytes);
+    const t0 = performance.now();
+    renderer.renderFrame();
+    return performance.now() - t0;
+  });
+  const still = time(() => renderer.renderFrame());
+  console.log(
+    `${w}x${h}x${bpp}`.padEnd(16) +
+      memcpy.toFixed(2).padStart(10) +
+      full.toFixed(2).padStart(10) +
+      (full / memcpy).toFixed(1).padStart(8) +
+      '-'.padStart(10) +
+      still.toFixed(3).padStart(11),
+  );
+}
+
+/** The boot sector: int 10h with AX/BX, then a pattern into the window at SEG (see --qemu). */
+function bootSector(ax, bx, segment) {
+  const code = [
+    0xfa,
+    0x31,
+    0xc0,
+    0x8e,
+    0xd8,
+    0x8e,
+    0xd0,
+    0xbc,
+    0x00,
+    0x7c, // cli; ds = ss = 0; sp = 7C00
+    0xb8,
+    ax & 0xff,
+    ax >> 8,
+    0xbb,
+    bx & 0xff,
+    bx >> 8,
+    0xcd,
+    0x10, // mov ax; mov bx; int 10h
+    0xb8,
+    segment & 0xff,
+    segment >> 8,
+    0x8e,
+    0xc0,
+    0x31,
+    0xff, // es = segment; di = 0
+    0xb9,
+    0x00,
+    0x80,
+    0x89,
+    0xf8,
+    0x30,
+    0xe0,
+    0xc1,
+    0xc0,
+    0x03,
+    0xab,
+    0xe2,
+    0xf6, // 32K words
+    0xb8,
+    0x05,
+    0x0c,
+    0x31,
+    0xdb,
+    0xb9,
+    0x64,
+    0x00,
+    0xba,
+    0x32,
+    0x00,
+    0xcd,
+    0x10, // pixel (100,50)
+    0xf4,
+    0xeb,
+    0xfd, // hlt loop
+  ];
+  const image = new Uint8Array(1474560);
+  image.set(code);
+  image[510] = 0x55;
+  image[511] = 0xaa;
+  return image;
+}
+
+async function compareWithQemu() {
+  if (spawnSync('qemu-system-x86_64', ['--version']).error) {
+    console.error('bench --qemu: qemu-system-x86_64 not found (apt install qemu-system-x86)');
+    process.exit(2);
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vireo-vga-qemu-'));
+  const cases = [
+    ['SeaBIOS text screen', null],
+    ['mode 03h, all attributes', [0x0003, 0, 0xb800]],
+    ['mode 04h (CGA)', [0x0004, 0, 0xb800]],
+    ['mode 0Dh', [0x000d, 0, 0xa000]],
+    ['mode 12h', [0x0012, 0, 0xa000]],
+    ['mode 13h', [0x0013, 0, 0xa000]],
+    ['VBE 0x105 1024x768x8', [0x4f02, 0x0105, 0xa000]],
+    ['VBE 0x117 1024x768x16', [0x4f02, 0x0117, 0xa000]],
+    ['VBE 0x118 1024x768x32', [0x4f02, 0x0118, 0xa000]],
+  ];
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  let failures = 0;
+  try {
+    for (const [name, boot] of cases) {
+      const events = path.join(dir, 'events');
+      writeFileSync(events, 'vga_std_write_io\nvga_std_read_io\nvga_vbe_write\n');
+      const trace = path.join(dir, 'trace.log');
+      const monitor = path.join(dir, 'monitor.sock');
+      rmSync(trace, { force: true });
+      rmSync(monitor, { force: true });
+      const args = ['-nodefaults', '-machine', 'pc', '-accel', 'tcg', '-m', '64', '-vga', 'std'];
+      args.push('-display', 'none', '-monitor', `unix:${monitor},server,nowait`);
+      args.push('-trace', `events=${events}`, '-D', trace);
+      if (boot) {
+        const floppy = path.join(dir, 'boot.img');
+        writeFileSync(floppy, bootSector(...boot));
+        args.push('-drive', `file=${floppy},if=floppy,format=raw`);
+      }
+      const qemu = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
+      await sleep(6000);
+      const socket = net.connect(monitor);
+      await new Promise((r) => socket.once('connect', r));
+      socket.on('data', () => {});
+      const hmp = async (command, ms) => {
+        socket.write(command + '\n');
+        await sleep(ms);
+      };
+      await hmp('stop', 500);
+      await hmp(`pmemsave 0xfd000000 0x1000000 "${path.join(dir, 'vram.bin')}"`, 3000);
+      await hmp(`screendump "${path.join(dir, 'screen.ppm')}"`, 2000);
+      await hmp('quit', 500);
+      socket.destroy();
+      await new Promise((r) => (qemu.exitCode !== null ? r() : qemu.once('exit', r)));
+
+      const vga = new StdVga({ romPath: null });
+      for (const line of readFileSync(trace, 'utf8').split('\n')) {
+        let m;
+        if ((m = /vga_std_write_io addr 0x([0-9a-f]+), val 0x([0-9a-f]+)/.exec(line))) {
+          vga.ioPorts.write(parseInt(m[1], 16) - 0x3b0, Uint8Array.of(parseInt(m[2], 16)));
+        } else if ((m = /vga_std_read_io addr 0x([0-9a-f]+)/.exec(line))) {
+          vga.ioPorts.read(parseInt(m[1], 16) - 0x3b0, new Uint8Array(1));
+        } else if ((m = /vga_vbe_write index 0x([0-9a-f]+), val 0x([0-9a-f]+)/.exec(line))) {
+          dispi(vga, parseInt(m[1], 16), parseInt(m[2], 16));
+        }
+      }
+      vga.vram.bytes.set(readFileSync(path.join(dir, 'vram.bin')).subarray(0, vga.vram.size));
+      vga.markDirty(0, vga.vram.size);
+      const renderer = new VgaRenderer(vga, { now: () => 0 });
+      const frame = renderer.renderFrame();
+      const ppm = readFileSync(path.join(dir, 'screen.ppm'));
+      const [, qw, qh] = ppm.subarray(0, 32).toString('latin1').split(/\s+/).map(Number);
+      const data = ppm.indexOf('255\n') + 4;
+      const sx = qw / frame.width;
+      const sy = qh / frame.height;
+      let differing = 0;
+      let known = 0;
+      let lit = 0;
+      const text = renderer.textSnapshot();
+      if (Number.isInteger(sx) && Number.isInteger(sy)) {
+        for (let y = 0; y < frame.height; y++) {
+          for (let x = 0; x < frame.width; x++) {
+            const q = data + (y * sy * qw + x * sx) * 3;
+            const o = y * frame.stride + x * 4;
+            if (ppm[q] || ppm[q + 1] || ppm[q + 2]) lit++;
+            const far = (a, b) => Math.abs(a - b) > 3;
+            if (
+              far(ppm[q], frame.pixels[o + 2]) ||
+              far(ppm[q + 1], frame.pixels[o + 1]) ||
+              far(ppm[q + 2], frame.pixels[o])
+            ) {
+              // Known: QEMU repeats the 8th column for B0h-BFh too; the IBM VGA only for C0h-DFh.
+              const ch = text
+                ? text.cells[Math.floor(y / 16) * text.cols + Math.floor(x / 9)] & 0xff
+                : 0;
+              if (text && x % 9 === 8 && ch >= 0xb0 && ch <= 0xbf) known++;
+              else differing++;
+            }
+          }
+        }
+      } else {
+        differing = -1;
+      }
+      if (differing !== 0) failures++;
+      console.log(
+        `${name.padEnd(28)} ours ${frame.width}x${frame.height} qemu ${qw}x${qh} ` +
+          `lit ${lit} differing ${differing < 0 ? 'n/a (size)' : differing}` +
+          (known ? ` (+${known} known: 9th column of B0h-BFh)` : ''),
+      );
+      if (!boot) {
+        if (text)
+          console.log(
+            '  ' +
+              textSnapshotLines(text)
+                .map((l) => l.trimEnd())
+                .filter(Boolean)
+                .join('\n  '),
+          );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(failures === 0 ? 'all modes match QEMU' : `${failures} mode(s) differ from QEMU`);
 }

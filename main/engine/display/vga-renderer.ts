@@ -86,6 +86,25 @@ for (let b = 0; b < 256; b++) {
   EXPAND_BITS_TO_NIBBLES[b] = v >>> 0;
 }
 
+const hiColorTables = new Map<boolean, Uint32Array>();
+
+/** bgrx8888 for every 16-bit pixel: RGB565 (`is565`) or XRGB1555, 5/6-bit fields widened. */
+function hiColorTable(is565: boolean): Uint32Array {
+  let table = hiColorTables.get(is565);
+  if (table) return table;
+  table = new Uint32Array(65536);
+  for (let v = 0; v < 65536; v++) {
+    const r = is565 ? (v >> 11) & 0x1f : (v >> 10) & 0x1f;
+    const g = is565 ? (v >> 5) & 0x3f : (v >> 5) & 0x1f;
+    const b = v & 0x1f;
+    const g8 = is565 ? (g << 2) | (g >> 4) : (g << 3) | (g >> 2);
+    table[v] =
+      (0xff000000 | (((r << 3) | (r >> 2)) << 16) | (g8 << 8) | ((b << 3) | (b >> 2))) >>> 0;
+  }
+  hiColorTables.set(is565, table);
+  return table;
+}
+
 export class VgaRenderer {
   private readonly now: () => number;
   private pixels = new Uint8Array(0);
@@ -95,6 +114,7 @@ export class VgaRenderer {
   private scratch = new Uint32Array(0);
   private scratchRows: PixelRows = pixelRows(new Uint32Array(0));
   private readonly vramRows: PixelRows;
+  private readonly vramWords: Uint16Array;
   private modeKey = '';
   private paletteKey = '';
   private readonly palette256 = new Uint32Array(256);
@@ -105,6 +125,7 @@ export class VgaRenderer {
   private lastCursorCell = -1;
   private lastBlinkPhase = false;
   private fullNext = false;
+  private layoutKey = '';
 
   constructor(
     private readonly vga: StdVga,
@@ -113,6 +134,8 @@ export class VgaRenderer {
     this.now = options.now ?? (() => performance.now());
     this.pageLog = new Uint8Array(vga.vram.pageCount);
     this.vramRows = pixelRows(vga.vram.groups);
+    const bytes = vga.vram.bytes;
+    this.vramWords = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 1);
   }
 
   /** Make the next frame report the whole surface dirty (a viewer attached and has nothing). */
@@ -135,7 +158,11 @@ export class VgaRenderer {
     const anyPageDirty = this.vga.vram.takeDirtyLog(this.pageLog);
     const planesWritten = this.vga.legacyWindow.planesWritten;
     this.vga.legacyWindow.planesWritten = 0;
-    const convertAll = full || paletteChanged || !this.vga.vramWritesTracked;
+    // Scrolling (start address), a new line pitch or font map moves pixels without writing VRAM.
+    const layoutKey = `${scan.start}:${scan.lineBytes}:${this.vga.registers.sequencer[R.SEQ_CHARACTER_MAP_SELECT]}`;
+    const layoutChanged = layoutKey !== this.layoutKey;
+    this.layoutKey = layoutKey;
+    const convertAll = full || paletteChanged || layoutChanged || !this.vga.vramWritesTracked;
 
     if (scan.blank) {
       this.scratch.fill(0xff000000, 0, scan.width);
@@ -401,36 +428,36 @@ export class VgaRenderer {
                 : 0xff000000;
           }
           break;
-        case 'rgb24':
-          for (let x = 0, s = src; x < width; x++, s += 3) {
-            out[x] =
-              s + 2 < size
-                ? (0xff000000 | (bytes[s + 2]! << 16) | (bytes[s + 1]! << 8) | bytes[s]!) >>> 0
-                : 0xff000000;
+        case 'rgb24': {
+          const n = Math.min(width, Math.floor((size - src) / 3));
+          for (let x = 0, s = src; x < n; x++, s += 3) {
+            out[x] = (0xff000000 | (bytes[s + 2]! << 16) | (bytes[s + 1]! << 8) | bytes[s]!) >>> 0;
           }
-          break;
-        case 'rgb16':
-        case 'rgb15': {
-          const is16 = kind === 'rgb16';
-          for (let x = 0, s = src; x < width; x++, s += 2) {
-            if (s + 1 >= size) {
-              out[x] = 0xff000000;
-              continue;
-            }
-            const v = bytes[s]! | (bytes[s + 1]! << 8);
-            const r = is16 ? (v >> 11) & 0x1f : (v >> 10) & 0x1f;
-            const g = is16 ? (v >> 5) & 0x3f : (v >> 5) & 0x1f;
-            const b = v & 0x1f;
-            const g8 = is16 ? (g << 2) | (g >> 4) : (g << 3) | (g >> 2);
-            out[x] =
-              (0xff000000 | (((r << 3) | (r >> 2)) << 16) | (g8 << 8) | ((b << 3) | (b >> 2))) >>>
-              0;
-          }
+          out.fill(0xff000000, n, width);
           break;
         }
-        case 'pal8':
-          for (let x = 0, s = src; x < width; x++, s++) out[x] = pal[s < size ? bytes[s]! : 0]!;
+        case 'rgb16':
+        case 'rgb15': {
+          // One table lookup per pixel (64 K entries, built once per depth).
+          const table = hiColorTable(kind === 'rgb16');
+          const n = Math.min(width, (size - src) >> 1);
+          if ((src & 1) === 0) {
+            const words = this.vramWords;
+            for (let x = 0, i = src >> 1; x < n; x++, i++) out[x] = table[words[i]!]!;
+          } else {
+            for (let x = 0, s = src; x < n; x++, s += 2) {
+              out[x] = table[bytes[s]! | (bytes[s + 1]! << 8)]!;
+            }
+          }
+          out.fill(0xff000000, n, width);
           break;
+        }
+        case 'pal8': {
+          const n = Math.min(width, size - src);
+          for (let x = 0, s = src; x < n; x++, s++) out[x] = pal[bytes[s]!]!;
+          out.fill(pal[0]!, n, width);
+          break;
+        }
         case 'planar4': {
           // Eight pixels per planar address, one bit from each plane.
           let g = src >>> 2;

@@ -548,6 +548,38 @@ describe('vga rendering', () => {
   });
 });
 
+describe('vga scrolling', () => {
+  it('a CRTC start address change redraws without any VRAM write', () => {
+    const vga = makeVga();
+    setMode13(vga);
+    dac(vga, 1, 63, 63, 63);
+    memWrite(vga, 0xa0000 + 320 * 10, 1); // (0, 10)
+    const renderer = new VgaRenderer(vga);
+    expect(pixelAt(renderer.renderFrame(), 0, 10)).toBe(0xffffffff);
+    // Scroll down by 8 lines: start address in planar units (320 * 8 / 4).
+    crtc(vga, 0x0c, (640 >> 8) & 0xff);
+    crtc(vga, 0x0d, 640 & 0xff);
+    const frame = renderer.renderFrame();
+    expect(pixelAt(frame, 0, 2)).toBe(0xffffffff);
+    expect(pixelAt(frame, 0, 10)).toBe(0xff000000);
+    expect(frame.dirty.length).toBeGreaterThan(0);
+  });
+
+  it('VBE Y_OFFSET page flips redraw', () => {
+    const vga = makeVga();
+    setVbeMode(vga, 640, 480, 32);
+    dispiWrite(vga, DISPI_INDEX_VIRT_WIDTH, 640);
+    vga.vram.bytes.set([0xff, 0xff, 0xff, 0], 640 * 480 * 4);
+    vga.markDirty(640 * 480 * 4, 4);
+    const renderer = new VgaRenderer(vga);
+    expect(pixelAt(renderer.renderFrame(), 0, 0)).toBe(0xff000000);
+    dispiWrite(vga, DISPI_INDEX_Y_OFFSET, 480);
+    const frame = renderer.renderFrame();
+    expect(pixelAt(frame, 0, 0)).toBe(0xffffffff);
+    expect(frame.dirty).toEqual([{ x: 0, y: 0, w: 64, h: 16 }]);
+  });
+});
+
 describe('bochs vbe', () => {
   it('identifies itself and reports capabilities', () => {
     const vga = makeVga();
