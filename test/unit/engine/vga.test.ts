@@ -762,6 +762,31 @@ describe('stdvga reset and viewers', () => {
   });
 });
 
+describe('legacy window alias', () => {
+  it('chain-4 and VBE banked windows are plain VRAM aliases the machine may map; planar ones are not', () => {
+    const seen: unknown[] = [];
+    const vga = makeVga({ onLegacyAliasChange: (alias) => seen.push(alias) });
+    setMode13(vga);
+    const mode13 = { guestAddress: 0xa0000, vramOffset: 0, length: 0x10000 };
+    expect(vga.legacyWindowAlias()).toEqual(mode13);
+    setMode12(vga);
+    expect(vga.legacyWindowAlias()).toBeNull();
+    setMode03(vga);
+    expect(vga.legacyWindowAlias()).toBeNull();
+    setVbeMode(vga, 1024, 768, 8);
+    dispiWrite(vga, DISPI_INDEX_BANK, 3);
+    expect(vga.legacyWindowAlias()).toEqual({
+      guestAddress: 0xa0000,
+      vramOffset: 0x30000,
+      length: 0x10000,
+    });
+    // Each change reported once, in order, no repeats for writes that change nothing.
+    expect(seen.at(-1)).toEqual({ guestAddress: 0xa0000, vramOffset: 0x30000, length: 0x10000 });
+    expect(seen.filter((a) => a === null).length).toBeLessThanOrEqual(3);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toEqual(seen[i - 1]);
+  });
+});
+
 describe('stdvga pci pieces', () => {
   it('BAR2 exposes VGA ports at 0x400, DISPI at 0x500 and the QEMU extension at 0x600', () => {
     const vga = makeVga();

@@ -25,7 +25,7 @@
 import type { BusDevice } from '../../bus.js';
 import { BochsVbe, DispiPorts } from './bochs-vbe.js';
 import { VgaIoPorts, VgaRegisters } from './io-ports.js';
-import { LegacyVgaWindow } from './memory-window.js';
+import { LegacyVgaWindow, type LegacyWindowAlias } from './memory-window.js';
 import {
   DEFAULT_VGA_ROM_PATH,
   LinearFramebuffer,
@@ -39,6 +39,7 @@ import { Vram, VRAM_DEFAULT_SIZE } from './vram.js';
 export * from './bochs-vbe.js';
 export * from './io-ports.js';
 export * from './memory-window.js';
+export type { LegacyWindowAlias } from './memory-window.js';
 export * from './pci.js';
 export * from './vram.js';
 export * as VgaRegisterNames from './registers.js';
@@ -58,6 +59,12 @@ export interface StdVgaOptions {
    * reporting only the rectangles that changed, by comparing with the previous frame).
    */
   vramWritesTracked?: boolean;
+  /**
+   * Called when {@link StdVga.legacyWindowAlias} changes (mode set, chain-4 toggled, VBE bank
+   * switch), so a machine that maps the alias as a memory slot can move or drop the slot.
+   * Called on the device thread, from inside the guest's register write.
+   */
+  onLegacyAliasChange?: (alias: LegacyWindowAlias | null) => void;
 }
 
 export class StdVga {
@@ -77,6 +84,8 @@ export class StdVga {
   /** Identity, BARs and ROM for the PCI bus. */
   readonly pci: StdVgaPciIdentity;
   vramWritesTracked: boolean;
+  private readonly onLegacyAliasChange: ((alias: LegacyWindowAlias | null) => void) | undefined;
+  private legacyAliasKey = 'none';
 
   constructor(options: StdVgaOptions = {}) {
     this.vram = new Vram(options.vramSize ?? VRAM_DEFAULT_SIZE, options.vram);
@@ -85,8 +94,12 @@ export class StdVga {
       options.romPath === null
         ? new Uint8Array(0)
         : loadVgaRom(options.romPath ?? DEFAULT_VGA_ROM_PATH);
-    this.vbe = new BochsVbe(this.vram, () => this.vram.markAllDirty());
-    this.registers = new VgaRegisters(this.vbe);
+    this.onLegacyAliasChange = options.onLegacyAliasChange;
+    this.vbe = new BochsVbe(this.vram, () => {
+      this.vram.markAllDirty();
+      this.checkLegacyAlias();
+    });
+    this.registers = new VgaRegisters(this.vbe, () => this.checkLegacyAlias());
     this.ioPorts = new VgaIoPorts(this.registers);
     this.dispiPorts = new DispiPorts(this.vbe);
     this.legacyWindow = new LegacyVgaWindow(this.registers, this.vbe, this.vram);
@@ -105,6 +118,27 @@ export class StdVga {
     this.vbe.reset();
     this.legacyWindow.latch = 0;
     this.vram.markAllDirty();
+    this.checkLegacyAlias();
+  }
+
+  /**
+   * The part of 0xA0000-0xBFFFF that is currently a plain alias of VRAM (chain-4 modes such as
+   * 13h, VBE banked modes), or null. A machine may map it as a KVM memory slot over
+   * `vram.bytes.subarray(vramOffset, vramOffset + length)` (dirty-logged, reported with
+   * `reportDirtyLog(bitmap, vramOffset / 4096)`) instead of taking an exit per byte; when it
+   * changes to null the slot must go, so planar accesses reach {@link StdVga.legacyWindow}.
+   */
+  legacyWindowAlias(): LegacyWindowAlias | null {
+    return this.legacyWindow.linearAlias();
+  }
+
+  private checkLegacyAlias(): void {
+    if (!this.onLegacyAliasChange) return;
+    const alias = this.legacyWindow.linearAlias();
+    const key = alias ? `${alias.guestAddress}:${alias.vramOffset}:${alias.length}` : 'none';
+    if (key === this.legacyAliasKey) return;
+    this.legacyAliasKey = key;
+    this.onLegacyAliasChange(alias);
   }
 
   /** The machine (or a DMA path) changed VRAM bytes behind the device's back. */

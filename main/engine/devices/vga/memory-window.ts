@@ -36,6 +36,19 @@ for (let n = 0; n < 16; n++) {
     0;
 }
 
+/**
+ * A part of the legacy window that is a plain alias of VRAM bytes (chain-4 with all planes
+ * writable, or a VBE bank): the machine may map it as a memory slot instead of taking exits,
+ * as QEMU does with its "vga.chain4" alias region.
+ */
+export interface LegacyWindowAlias {
+  /** Guest-physical address of the alias (0xA0000, 0xB0000 or 0xB8000). */
+  guestAddress: number;
+  /** VRAM byte offset it shows. */
+  vramOffset: number;
+  length: number;
+}
+
 export class LegacyVgaWindow implements BusDevice {
   /** The four plane bytes loaded by the last planar read (plane 0 in the low byte). */
   latch = 0;
@@ -72,6 +85,23 @@ export class LegacyVgaWindow implements BusDevice {
       default:
         return offset >= 0x18000 ? offset - 0x18000 : -1;
     }
+  }
+
+  /** The current linear alias, or null when accesses need the latch pipeline (exits). */
+  linearAlias(): LegacyWindowAlias | null {
+    if ((this.seq(R.SEQ_MAP_MASK) & 0x0f) !== 0x0f) return null;
+    if (!(this.seq(R.SEQ_MEMORY_MODE) & R.SEQ_MEMORY_CHAIN_4)) return null;
+    const map = this.vbe.enabled ? 1 : (this.regs.graphics[R.GC_MISC]! >> 2) & 3;
+    const bank = this.vbe.enabled ? this.vbe.bankOffset : 0;
+    const alias =
+      map === 0
+        ? { guestAddress: LEGACY_WINDOW_BASE, vramOffset: 0, length: 0x20000 }
+        : map === 1
+          ? { guestAddress: LEGACY_WINDOW_BASE, vramOffset: bank, length: 0x10000 }
+          : map === 2
+            ? { guestAddress: 0xb0000, vramOffset: 0, length: 0x8000 }
+            : { guestAddress: 0xb8000, vramOffset: 0, length: 0x8000 };
+    return alias.vramOffset + alias.length <= this.vram.size ? alias : null;
   }
 
   readByte(offset: number): number {
