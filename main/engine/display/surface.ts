@@ -38,6 +38,34 @@ export interface DisplayFrame {
   mode: DisplayMode;
 }
 
+/**
+ * Anything that produces frames: the VGA renderer now, a ramfb or virtio-gpu scan-out later.
+ * The console and `vireo screenshot` talk to this, not to a particular device.
+ */
+export interface DisplaySource {
+  /** The current picture and what changed since the previous call. */
+  renderFrame(): DisplayFrame;
+  /** Make the next frame report the whole surface dirty (a new viewer attached). */
+  invalidate(): void;
+}
+
+/**
+ * Copy one rectangle of a frame into a tightly packed bgrx8888 buffer (`w * 4` bytes per row),
+ * e.g. to send a dirty rectangle to a viewer. The rectangle is clipped to the frame.
+ */
+export function extractRect(frame: DisplayFrame, rect: DirtyRect): Uint8Array {
+  const x = Math.max(0, Math.min(frame.width, rect.x));
+  const y = Math.max(0, Math.min(frame.height, rect.y));
+  const w = Math.max(0, Math.min(frame.width - x, rect.w));
+  const h = Math.max(0, Math.min(frame.height - y, rect.h));
+  const out = new Uint8Array(w * h * 4);
+  for (let row = 0; row < h; row++) {
+    const from = (y + row) * frame.stride + x * 4;
+    out.set(frame.pixels.subarray(from, from + w * 4), row * w * 4);
+  }
+  return out;
+}
+
 export const TILE_WIDTH = 64;
 export const TILE_HEIGHT = 16;
 

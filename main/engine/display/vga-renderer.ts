@@ -35,6 +35,7 @@ import {
   type PixelRows,
   type DisplayFrame,
   type DisplayMode,
+  type DisplaySource,
 } from './surface.js';
 
 /** Largest surface we build, whatever the guest programs (a 4096x4096 frame, 64 MiB). */
@@ -105,7 +106,7 @@ function hiColorTable(is565: boolean): Uint32Array {
   return table;
 }
 
-export class VgaRenderer {
+export class VgaRenderer implements DisplaySource {
   private readonly now: () => number;
   private pixels = new Uint8Array(0);
   private pixels32 = new Uint32Array(0);

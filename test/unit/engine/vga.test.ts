@@ -27,6 +27,7 @@ import {
   VramConfigError,
   type StdVgaOptions,
 } from '../../../main/engine/devices/vga/index.js';
+import { extractRect } from '../../../main/engine/display/surface.js';
 import {
   MAX_SURFACE_PIXELS,
   VgaRenderer,
@@ -618,6 +619,12 @@ describe('bochs vbe', () => {
     const frame = renderer.renderFrame();
     expect(pixelAt(frame, 100, 50)).toBe(0xff102030);
     expect(frame.dirty).toEqual([{ x: 64, y: 48, w: 64, h: 16 }]);
+    const rect = extractRect(frame, frame.dirty[0]!);
+    expect(rect.length).toBe(64 * 16 * 4);
+    expect(Array.from(rect.subarray((2 * 64 + 36) * 4, (2 * 64 + 36) * 4 + 3))).toEqual([
+      0x30, 0x20, 0x10,
+    ]);
+    expect(extractRect(frame, { x: 1900, y: 1070, w: 100, h: 100 }).length).toBe(20 * 10 * 4);
   });
 
   it('a write the machine reports (markDirty) is picked up; unreported LFB writes need vramWritesTracked=false', () => {
