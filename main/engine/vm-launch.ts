@@ -12,6 +12,12 @@ import {
   validateDirectBoot,
   type ValidatedDirectBoot,
 } from './machine/direct/index.js';
+import {
+  DEFAULT_FIRMWARE,
+  PcBootError,
+  validatePcBoot,
+  type ValidatedPcBoot,
+} from './machine/pc/validate.js';
 
 /** What a guest reset (reboot) does: boot the same kernel again, or end like `qemu -no-reboot`. */
 export const RebootAction = z.enum(['reset', 'exit']);
@@ -19,11 +25,25 @@ export type RebootAction = z.infer<typeof RebootAction>;
 
 export const MIN_MEMORY_MIB = 16;
 
-/** Launch options of a Linux-kernel VM: the shape `vireo run` builds and the host process accepts. */
+/** Boot devices of the PC machine, in the firmware's order. */
+export const PcBootDevice = z.enum(['cdrom', 'disk']);
+
+/**
+ * Launch options: the shape `vireo run` builds and the host process accepts. `machine`
+ * "direct" boots `kernel` without firmware (Firecracker style); "pc" is the i440FX PC with
+ * SeaBIOS (`firmware`), booting the `cdrom` ISO or a disk in `bootOrder`.
+ */
 export const VmLaunchOptions = z.object({
   /** Display name for logs. */
   name: z.string().max(200).default('vireo'),
-  kernel: z.string().min(1).max(4096),
+  machine: z.enum(['direct', 'pc']).default('direct'),
+  /** Direct machine: the bzImage (required there). */
+  kernel: z.string().min(1).max(4096).optional(),
+  /** PC machine: the BIOS image. */
+  firmware: z.string().min(1).max(4096).default(DEFAULT_FIRMWARE),
+  /** PC machine: the ISO in the optical drive, or an empty drive. */
+  cdrom: z.string().min(1).max(4096).nullable().default(null),
+  bootOrder: z.array(PcBootDevice).min(1).max(2).default(['cdrom', 'disk']),
   initrd: z.string().min(1).max(4096).nullable().default(null),
   append: z.string().max(65535).default(''),
   // No upper bound here: the plan compares with the host's RAM and says so in its own words.
@@ -49,10 +69,9 @@ export class LaunchError extends Error {
   }
 }
 
-export interface ValidatedLaunch {
-  options: VmLaunchOptions;
-  boot: ValidatedDirectBoot;
-}
+export type ValidatedLaunch =
+  | { machine: 'direct'; options: VmLaunchOptions; boot: ValidatedDirectBoot }
+  | { machine: 'pc'; options: VmLaunchOptions; pc: ValidatedPcBoot };
 
 /**
  * Checks the options and reads the kernel and initrd. Throws LaunchError: not a 64-bit
@@ -71,6 +90,23 @@ export function validateLaunch(
     );
   }
   const options = parsed.data;
+  if (options.machine === 'pc') {
+    try {
+      const pc = validatePcBoot({
+        firmwarePath: options.firmware,
+        cdromPath: options.cdrom,
+        memoryBytes: options.memoryMiB * 1024 * 1024,
+        cpus: options.cpus,
+        ...(host.totalMemoryBytes !== undefined ? { hostMemoryBytes: host.totalMemoryBytes } : {}),
+      });
+      return { machine: 'pc', options, pc };
+    } catch (e) {
+      if (e instanceof PcBootError) throw new LaunchError(e.message, e.code);
+      throw e;
+    }
+  }
+  if (options.kernel === undefined)
+    throw new LaunchError('a Linux-kernel boot needs a kernel file (--kernel)', 'invalid-options');
   try {
     const boot = validateDirectBoot({
       kernelPath: options.kernel,
@@ -80,7 +116,7 @@ export function validateLaunch(
       cpus: options.cpus,
       ...(host.totalMemoryBytes !== undefined ? { hostMemoryBytes: host.totalMemoryBytes } : {}),
     });
-    return { options, boot };
+    return { machine: 'direct', options, boot };
   } catch (e) {
     if (e instanceof DirectBootError) throw new LaunchError(e.message, e.code);
     throw e;

@@ -8,7 +8,9 @@
  *
  * Runtime: Node (CLI).
  */
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_FIRMWARE } from '../../engine/machine/pc/validate.js';
 import { KvmUnavailableError } from '../../engine/hypervisor/kvm/errors.js';
 import { ConsoleEscape, ESCAPE_HELP } from '../../engine/host/console-escape.js';
 import { VmHost, type VmOutcome } from '../../engine/host/vm-host.js';
@@ -18,9 +20,26 @@ import { CliError, UsageError, parseInteger, type CliCommand } from '../command.
 const USAGE =
   'vireo run --kernel FILE [--initrd FILE] [--append "ARGS"] [--memory MB] [--cpus N] ' +
   '[--reboot-action reset|exit] [--verbose]\n' +
-  '  Boots a 64-bit Linux bzImage with its serial console on this terminal.\n' +
+  'vireo run --cdrom ISO [--bios FILE] [--memory MB] [--cpus N] ' +
+  '[--screenshot SECONDS:FILE.png]... [--stop-after SECONDS] [--verbose]\n' +
+  '  With --kernel: boots a 64-bit Linux bzImage directly (no firmware).\n' +
+  '  Otherwise: the PC machine with SeaBIOS (--bios, default ' +
+  DEFAULT_FIRMWARE +
+  ') booting the ISO in its CD-ROM drive.\n' +
+  '  The serial console (COM1) is on this terminal; --verbose adds the firmware log on stderr.\n' +
+  '  --screenshot saves the screen SECONDS after start (repeatable); --stop-after powers off.\n' +
   '  Defaults: --memory 256, --cpus 1, --append "console=ttyS0", --reboot-action reset.\n' +
   '  Ctrl-A X quits, Ctrl-A H shows the console keys.';
+
+/** `SECONDS:FILE.png`: when, counted from the start, and where. */
+function parseScreenshot(spec: string): { seconds: number; file: string } {
+  const m = /^(\d+(?:\.\d+)?):(.+)$/.exec(spec);
+  if (!m) throw new UsageError(`--screenshot wants SECONDS:FILE.png, not "${spec}"`);
+  const seconds = Number(m[1]);
+  if (!(seconds >= 0 && seconds <= 86400))
+    throw new UsageError('--screenshot SECONDS must be between 0 and 86400');
+  return { seconds, file: m[2]! };
+}
 
 /** Where the bundled vCPU worker sits relative to this bundle (out/cli -> out/engine). */
 export const VCPU_WORKER_URL = new URL('../engine/vcpu-worker.js', import.meta.url);
@@ -38,6 +57,10 @@ export const run: CliCommand = {
         append: { type: 'string' },
         memory: { type: 'string' },
         cpus: { type: 'string' },
+        cdrom: { type: 'string' },
+        bios: { type: 'string' },
+        screenshot: { type: 'string', multiple: true },
+        'stop-after': { type: 'string' },
         'reboot-action': { type: 'string' },
         verbose: { type: 'boolean' },
       },
@@ -45,14 +68,25 @@ export const run: CliCommand = {
       allowPositionals: true,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    if (!values.kernel) throw new UsageError('--kernel FILE is required');
+    const machine = values.kernel ? 'direct' : 'pc';
+    if (machine === 'direct' && (values.cdrom || values.bios))
+      throw new UsageError('--cdrom and --bios are for the PC machine: leave out --kernel');
+    if (machine === 'pc' && (values.initrd || values.append))
+      throw new UsageError('--initrd and --append need --kernel');
+    const screenshots = (values.screenshot ?? []).map(parseScreenshot);
+    const stopAfter = values['stop-after'] === undefined ? null : Number(values['stop-after']);
+    if (stopAfter !== null && !(stopAfter > 0 && stopAfter <= 86400))
+      throw new UsageError('--stop-after SECONDS must be a number between 0 and 86400');
     const rebootAction = RebootAction.safeParse(values['reboot-action'] ?? 'reset');
     if (!rebootAction.success) throw new UsageError('--reboot-action must be reset or exit');
 
     let launch;
     try {
       launch = validateLaunch({
-        kernel: values.kernel,
+        machine,
+        ...(values.kernel ? { kernel: values.kernel } : {}),
+        ...(values.bios ? { firmware: values.bios } : {}),
+        cdrom: values.cdrom ?? null,
         initrd: values.initrd ?? null,
         append: values.append ?? 'console=ttyS0',
         memoryMiB: parseInteger('--memory', values.memory) ?? 256,
@@ -98,6 +132,21 @@ export const run: CliCommand = {
     stdin.on('data', onInput);
     stdin.resume();
     const onSignal = (signal: NodeJS.Signals): void => host.powerOff(`stopped by ${signal}`);
+    const timers = screenshots.map(({ seconds, file }) =>
+      setTimeout(() => {
+        const png = host.screenshotPng();
+        if (!png)
+          return ctx.err(`vireo run: no screen to save in ${file} (this machine has no display)`);
+        try {
+          writeFileAtomicSync(file, png);
+          if (verbose) ctx.err(`vireo run: screenshot ${file}`);
+        } catch (e) {
+          ctx.err(`vireo run: cannot save the screenshot ${file}: ${(e as Error).message}`);
+        }
+      }, seconds * 1000),
+    );
+    if (stopAfter !== null)
+      timers.push(setTimeout(() => host.powerOff(`--stop-after ${stopAfter}`), stopAfter * 1000));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
@@ -106,10 +155,11 @@ export const run: CliCommand = {
     try {
       outcome = await host.outcome;
     } finally {
+      for (const t of timers) clearTimeout(t);
       stdin.off('data', onInput);
       if (tty) stdin.setRawMode(false);
       stdin.pause();
-      stdin.unref();
+      (stdin as { unref?: () => void }).unref?.();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.off('SIGHUP', onSignal);
@@ -122,3 +172,16 @@ export const run: CliCommand = {
     return 0;
   },
 };
+
+/** Temp file, fsync, rename: a screenshot is whole or absent. */
+function writeFileAtomicSync(file: string, bytes: Uint8Array): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temp, 'w');
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+}

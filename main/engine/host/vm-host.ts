@@ -10,14 +10,18 @@
  *
  * Runtime: engine (device thread).
  */
-import { Bus } from '../bus.js';
 import { KvmHypervisor } from '../hypervisor/kvm/kvm.js';
 import type { Hypervisor, Vcpu, VcpuFault, Vm } from '../hypervisor/types.js';
-import { createDirectMachineDevices, prepareDirectBoot } from '../machine/direct/index.js';
-import type { DirectMachineDevices } from '../machine/direct/index.js';
+import { assembleDirectMachine } from '../machine/direct/assemble.js';
+import { assemblePcMachine } from '../machine/pc/index.js';
+import type { AssembledMachine, MachineCallbacks } from '../machine/types.js';
+import type { StdVga } from '../devices/vga/index.js';
 import type { ValidatedLaunch } from '../vm-launch.js';
 import { formatFault } from './fault-report.js';
+import { exitTrace } from '../hypervisor/exit-dispatch.js';
 import { VmStatsSampler } from './stats.js';
+import { VgaRenderer } from '../display/vga-renderer.js';
+import { encodeFramePng } from '../display/png.js';
 import type { VmStatsSample } from '../../../preload/contract.js';
 
 export type VmRunState = 'starting' | 'running' | 'paused' | 'stopping';
@@ -50,7 +54,7 @@ export class VmHost {
   private settle!: (o: VmOutcome) => void;
   private vm: Vm | undefined;
   private vcpus: readonly Vcpu[] = [];
-  private devices: DirectMachineDevices | undefined;
+  private machine: AssembledMachine | undefined;
   private ending = false;
   private paused = false;
   private serialBatch: number[] = [];
@@ -59,6 +63,7 @@ export class VmHost {
   /** Boots so far (1 + resets). */
   boots = 0;
   private statsTimer: NodeJS.Timeout | undefined;
+  private renderer: { vga: StdVga; renderer: VgaRenderer } | undefined;
 
   private constructor(
     private readonly launch: ValidatedLaunch,
@@ -87,39 +92,32 @@ export class VmHost {
   }
 
   private async boot(): Promise<void> {
-    const { options, boot } = this.launch;
+    const { options } = this.launch;
     this.boots++;
     const vm = this.hypervisor.createVm();
     this.vm = vm;
     try {
-      const memory = vm.allocateMemory(boot.plan.memoryBytes);
-      for (const region of boot.plan.ramRegions) vm.mapMemory(region);
-      const layout = prepareDirectBoot(memory, {
-        kernel: boot.kernel,
-        initrd: boot.initrd,
-        cmdline: options.append,
-        cpus: options.cpus,
-        plan: boot.plan,
-        image: boot.image,
-      });
-      const ports = new Bus('ports');
-      const mmio = new Bus('mmio');
-      const devices = createDirectMachineDevices({
+      const callbacks: MachineCallbacks = {
         irq: (n) => vm.irqLine(n),
         onSerialOutput: (byte) => this.serialOut(byte),
         onPowerOff: () => this.end({ kind: 'powered-off', reason: 'the guest powered off' }),
         onReset: () => this.guestReset(),
-        memoryBytes: boot.plan.memoryBytes,
-        cpus: options.cpus,
-      });
-      for (const r of devices.portRanges) ports.register(r.base, r.length, r.device, r.name);
-      this.devices = devices;
+        onLog: (line) => this.events.onLog(line),
+      };
+      const machine =
+        this.launch.machine === 'pc'
+          ? assemblePcMachine(vm, this.launch.pc, callbacks)
+          : assembleDirectMachine(vm, this.launch.boot, options, callbacks);
+      this.machine = machine;
       this.events.onLog(
-        `boot ${this.boots}: ${options.cpus} vCPU, ${options.memoryMiB} MiB, kernel ${options.kernel}`,
+        `boot ${this.boots}: ${this.launch.machine} machine, ${options.cpus} vCPU, ${options.memoryMiB} MiB` +
+          (this.launch.machine === 'pc'
+            ? `, firmware ${options.firmware}, CD-ROM ${options.cdrom ?? 'empty'}`
+            : `, kernel ${options.kernel}`),
       );
       this.vcpus = await vm.startVcpus(options.cpus, {
-        initialStates: [layout.bsp],
-        buses: { ports, mmio },
+        initialStates: machine.initialStates,
+        buses: { ports: machine.ports, mmio: machine.mmio },
         onFault: (fault) => this.abort(fault),
         onSystemEvent: (event) =>
           event === 'reset'
@@ -140,7 +138,7 @@ export class VmHost {
     const sampler = new VmStatsSampler({
       vcpuThreads: () => this.vcpus.map((v) => v.thread),
       exitCounts: () => this.exitCounts(),
-      guestMemoryBytes: this.launch.boot.plan.memoryBytes,
+      guestMemoryBytes: this.launch.options.memoryMiB * 2 ** 20,
     });
     sampler.sample();
     this.statsTimer = setInterval(() => {
@@ -164,6 +162,18 @@ export class VmHost {
     this.events.onSerialOutput(bytes);
   }
 
+  /**
+   * The guest's screen as PNG bytes, or null when the machine has no display (direct boot)
+   * or is between boots. Rendering reads VRAM on this thread; the guest keeps running.
+   */
+  screenshotPng(): Uint8Array | null {
+    const vga = this.machine?.vga;
+    if (!vga) return null;
+    if (this.renderer?.vga !== vga) this.renderer = { vga, renderer: new VgaRenderer(vga) };
+    this.renderer.renderer.invalidate();
+    return encodeFramePng(this.renderer.renderer.renderFrame());
+  }
+
   /** Keyboard input for the guest's serial console. */
   sendSerialInput(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
@@ -172,7 +182,7 @@ export class VmHost {
   }
 
   private flushInput(): void {
-    const serial = this.devices?.serial;
+    const serial = this.machine?.serial;
     if (!serial || this.ending) return;
     while (this.pendingInput.length > 0) {
       const head = this.pendingInput[0]!;
@@ -205,8 +215,8 @@ export class VmHost {
 
   /** Presses the ACPI power button: the guest shuts down in order (if it listens). */
   requestShutdown(): boolean {
-    if (this.ending || !this.devices) return false;
-    return this.devices.acpiPm.setPowerButton();
+    if (this.ending || !this.machine) return false;
+    return this.machine.acpiPm.setPowerButton();
   }
 
   /** Pulls the plug. */
@@ -236,7 +246,8 @@ export class VmHost {
     this.events.onLog('the guest asked for a reset: rebooting');
     const old = this.vm;
     this.vm = undefined;
-    this.devices = undefined;
+    this.machine?.flushLogs?.();
+    this.machine = undefined;
     this.flushSerial();
     void (async () => {
       await old?.destroy();
@@ -250,7 +261,9 @@ export class VmHost {
   }
 
   private abort(fault: VcpuFault): void {
-    this.end({ kind: 'aborted', reason: fault.reason, report: formatFault(fault) });
+    const trace =
+      exitTrace.length > 0 ? `\nlast exits (oldest first):\n  ${exitTrace.join('\n  ')}` : '';
+    this.end({ kind: 'aborted', reason: fault.reason, report: formatFault(fault) + trace });
   }
 
   /** Ends the VM once; the first outcome wins. */
@@ -262,6 +275,7 @@ export class VmHost {
     clearInterval(this.statsTimer);
     const vm = this.vm;
     this.vm = undefined;
+    this.machine?.flushLogs?.();
     // destroy() marks every vCPU stopped synchronously, before the device call that led here
     // returns to its vCPU: the guest does not run on after a power-off.
     const destroyed = vm?.destroy() ?? Promise.resolve();

@@ -50,6 +50,26 @@ export class DeviceFaultError extends Error {
   }
 }
 
+/**
+ * The last exits answered on the device thread, oldest first, when VIREO_TRACE_EXITS=N asks for
+ * N of them: a fault report then shows what the guest did just before (a debugging aid; off by
+ * default because formatting every exit costs time).
+ */
+export const exitTrace: string[] = [];
+const TRACE_LENGTH = Math.max(
+  0,
+  Math.min(100_000, Number(process.env.VIREO_TRACE_EXITS ?? 0) || 0),
+);
+
+function traceExit(kind: number, isWrite: boolean, address: number, data: Uint8Array): void {
+  let value = 0;
+  for (let i = data.length - 1; i >= 0; i--) value = value * 256 + data[i]!;
+  exitTrace.push(
+    `${kind === KIND_PIO ? 'port' : 'mmio'} ${isWrite ? 'write' : 'read '} 0x${address.toString(16)} = 0x${value.toString(16)} (${data.length})`,
+  );
+  if (exitTrace.length > TRACE_LENGTH) exitTrace.shift();
+}
+
 /** Answers the request currently in `mailbox` (STATE must be REQUEST). Exported for tests. */
 export function answerExit(mailbox: ExitMailbox, buses: ExitBuses): void {
   const w = mailbox.words;
@@ -71,6 +91,7 @@ export function answerExit(mailbox: ExitMailbox, buses: ExitBuses): void {
       const data = mailbox.data.subarray(i * size, (i + 1) * size);
       if (isWrite) bus.write(address, data);
       else bus.read(address, data);
+      if (TRACE_LENGTH > 0) traceExit(kind, isWrite, address, data);
     }
   } catch (e) {
     const what = kind === KIND_PIO ? 'port' : 'MMIO';

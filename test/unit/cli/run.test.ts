@@ -57,10 +57,28 @@ describe('vireo run validation', () => {
   });
 
   it('refuses bad flags with usage (exit 2)', () => {
-    expect(vireoRun().status).toBe(2);
     expect(vireoRun('--kernel', kernel, '--cpus', 'two').status).toBe(2);
+    expect(vireoRun('--kernel', kernel, '--cdrom', kernel).stderr).toContain(
+      '--cdrom and --bios are for the PC machine',
+    );
+    expect(vireoRun('--initrd', kernel).status).toBe(2);
+    expect(vireoRun('--screenshot', 'soon.png').stderr).toContain('SECONDS:FILE.png');
+    expect(vireoRun('--stop-after', '-3').status).toBe(2);
     expect(vireoRun('--kernel', kernel, '--reboot-action', 'halt').stderr).toContain(
       '--reboot-action must be reset or exit',
     );
+  });
+
+  it('refuses a PC launch that cannot start, before any VM exists (exit 1)', () => {
+    const missing = vireoRun('--cdrom', '/no/such/disc.iso');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('ISO image /no/such/disc.iso does not exist');
+    const notBios = vireoRun('--bios', kernel);
+    expect(notBios.status).toBe(1);
+    expect(notBios.stderr).toMatch(/a PC BIOS image is a multiple of 64 KiB/);
+    const big = vireoRun('--memory', '8192');
+    expect(big.status).toBe(1);
+    expect(big.stderr).toContain('the PC machine takes at most 3072 MiB');
+    for (const r of [missing, notBios, big]) expect(r.stderr).not.toContain('/dev/kvm');
   });
 });

@@ -94,6 +94,8 @@ const c = libc();
 const mailbox = createMailbox(data.mailbox);
 const words = mailbox.words;
 const claimedPorts = new Uint8Array(data.claimedPorts);
+/** With VIREO_TRACE_EXITS every port exit goes to the device thread, so the trace sees it. */
+if (process.env.VIREO_TRACE_EXITS) claimedPorts.fill(1);
 
 function post(message: VcpuWorkerMessage): void {
   port.postMessage(message);

@@ -1,0 +1,120 @@
+/**
+ * The PC machine: an i440FX/PIIX3 PC with SeaBIOS, the machine a VM created in the wizard boots
+ * (firmware, El Torito CD-ROM, VGA screen, PS/2 keyboard), as QEMU's `-M pc` presents it.
+ *
+ * Assembly order (called by the VM host for every boot, including after a reset):
+ *   1. guest memory: RAM, the firmware image and VRAM in one SharedArrayBuffer; slots for RAM
+ *      below the VGA window, RAM from 0xC0000, and the BIOS read-only just below 4 GiB
+ *      (./layout.ts); the BIOS's last 256 KiB copied to end at 1 MiB (the shadow copy SeaBIOS
+ *      would make itself);
+ *   2. the legacy devices on the port bus (COM1, i8042, RTC/CMOS with the memory size, the
+ *      ACPI PM block, port 0x92, SeaBIOS's debug port 0x402) and the VGA (ports, legacy window);
+ *   3. vCPUs from the architectural reset state: the BSP at F000:FFF0 (linear 0xFFFFFFF0, the
+ *      BIOS's reset vector), APs waiting for INIT/SIPI in the in-kernel LAPIC.
+ *
+ * NOT BUILT YET (issue "The PC machine"): the PCI host bridge and PIIX3 (so SeaBIOS finds no
+ * VGA option ROM and no IDE controller), fw_cfg (so SeaBIOS falls back to CMOS for the memory
+ * size and has no ACPI tables or boot order), the IDE/ATAPI CD-ROM. Until they are wired in
+ * here, a PC VM runs SeaBIOS to "No bootable device" and its debug output is the only sign
+ * of life.
+ *
+ * Runtime: engine (device thread).
+ */
+import { Bus } from '../../bus.js';
+import { ACPI_PM_BASE, ACPI_PM_LENGTH, ACPI_SCI_IRQ, AcpiPm } from '../../devices/acpi-pm/index.js';
+import { CmosRtc, RTC_INDEX_PORT } from '../../devices/cmos-rtc/index.js';
+import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from '../../devices/i8042/index.js';
+import { Serial16550, UART_REGISTER_COUNT } from '../../devices/serial16550/index.js';
+import {
+  DISPI_INDEX_PORT,
+  DISPI_PORT_COUNT,
+  LEGACY_WINDOW_BASE,
+  LEGACY_WINDOW_SIZE,
+  StdVga,
+  VGA_PORT_BASE,
+  VGA_PORT_COUNT,
+} from '../../devices/vga/index.js';
+import type { Vm } from '../../hypervisor/types.js';
+import type { AssembledMachine, MachineCallbacks } from '../types.js';
+import { BIOS_SHADOW_LIMIT, FIRST_MIB, planPcMemory } from './layout.js';
+import { DebugConsole, SystemControlPortA } from './legacy-ports.js';
+import type { ValidatedPcBoot } from './validate.js';
+
+export const COM1_BASE = 0x3f8;
+export const COM1_IRQ = 4;
+export const KEYBOARD_IRQ = 1;
+export const AUX_IRQ = 12;
+export const DEBUG_PORT = 0x402;
+export const SYSTEM_CONTROL_PORT_A = 0x92;
+/** VRAM of the standard VGA (QEMU's default for -vga std is 16 MiB). */
+export const PC_VRAM_BYTES = 16 * 1024 * 1024;
+
+export interface PcMachine extends AssembledMachine {
+  vga: StdVga;
+  i8042: I8042;
+}
+
+export function assemblePcMachine(
+  vm: Vm,
+  pc: ValidatedPcBoot,
+  callbacks: MachineCallbacks,
+): PcMachine {
+  const plan = planPcMemory(pc.memoryBytes, pc.firmware.length);
+  const memory = vm.allocateMemory(plan.bufferBytes + PC_VRAM_BYTES);
+  for (const r of plan.regions) vm.mapMemory(r);
+  // The firmware image below 4 GiB, and its last 256 KiB (at most) ending at 1 MiB. A 256 KiB
+  // SeaBIOS is linked to run from 0xC0000-0xFFFFF: on QEMU it copies itself there from the
+  // high ROM once the i440FX's PAM is unlocked (src/fw/shadow.c make_bios_writable); here
+  // that RAM already holds the copy, so the BIOS runs whether or not it finds the bridge.
+  memory.bytes.set(pc.firmware, plan.firmwareOffset);
+  const shadow = pc.firmware.subarray(Math.max(0, pc.firmware.length - BIOS_SHADOW_LIMIT));
+  memory.bytes.set(shadow, FIRST_MIB - shadow.length);
+  const vramOffset = plan.bufferBytes;
+
+  const ports = new Bus('ports');
+  const mmio = new Bus('mmio');
+  const serial = new Serial16550({
+    irq: callbacks.irq(COM1_IRQ),
+    onTransmit: (byte) => callbacks.onSerialOutput(byte),
+  });
+  const i8042 = new I8042({
+    keyboardIrq: callbacks.irq(KEYBOARD_IRQ),
+    auxIrq: callbacks.irq(AUX_IRQ),
+    onReset: () => callbacks.onReset(),
+  });
+  const rtc = new CmosRtc({ ramBelow4G: pc.memoryBytes, ramAbove4G: 0, cpus: pc.cpus });
+  const acpiPm = new AcpiPm({
+    sci: callbacks.irq(ACPI_SCI_IRQ),
+    onPowerOff: () => callbacks.onPowerOff(),
+    onReset: () => callbacks.onReset(),
+  });
+  const vga = new StdVga({
+    vram: memory.bytes.subarray(vramOffset, vramOffset + PC_VRAM_BYTES),
+  });
+  const debug = new DebugConsole((line) => callbacks.onLog(`firmware: ${line}`));
+  const portA = new SystemControlPortA(() => callbacks.onReset());
+
+  ports.register(COM1_BASE, UART_REGISTER_COUNT, serial, 'COM1 (16550A)');
+  ports.register(I8042_DATA_PORT, 1, i8042.dataPort, 'i8042 data');
+  ports.register(I8042_COMMAND_PORT, 1, i8042.commandPort, 'i8042 status/command');
+  ports.register(RTC_INDEX_PORT, 2, rtc, 'CMOS/RTC');
+  ports.register(ACPI_PM_BASE, ACPI_PM_LENGTH, acpiPm, 'ACPI PM');
+  ports.register(SYSTEM_CONTROL_PORT_A, 1, portA, 'system control port A');
+  ports.register(DEBUG_PORT, 1, debug, 'SeaBIOS debug console');
+  ports.register(VGA_PORT_BASE, VGA_PORT_COUNT, vga.ioPorts, 'VGA registers');
+  ports.register(DISPI_INDEX_PORT, DISPI_PORT_COUNT, vga.dispiPorts, 'Bochs VBE DISPI');
+  mmio.register(LEGACY_WINDOW_BASE, LEGACY_WINDOW_SIZE, vga.legacyWindow, 'VGA legacy window');
+
+  return {
+    ports,
+    mmio,
+    // Every vCPU from the architectural reset state: the BSP runs the BIOS's reset vector.
+    initialStates: [],
+    serial,
+    acpiPm,
+    ramBytes: pc.memoryBytes,
+    flushLogs: () => debug.flush(),
+    vga,
+    i8042,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * What the VM host needs from a machine (direct Linux boot, or the PC with SeaBIOS), once its
+ * memory and devices are in place: the buses to dispatch exits on, the vCPUs' first states,
+ * and the few devices the host itself drives (the serial console, the ACPI power button).
+ *
+ * Runtime: engine (device thread).
+ */
+import type { Bus, IrqLine } from '../bus.js';
+import type { AcpiPm } from '../devices/acpi-pm/index.js';
+import type { Serial16550 } from '../devices/serial16550/index.js';
+import type { StdVga } from '../devices/vga/index.js';
+import type { VcpuInitialState } from '../hypervisor/x86-state.js';
+
+export interface MachineCallbacks {
+  /** The line for GSI `n` on the in-kernel PIC/IOAPIC. */
+  irq(gsi: number): IrqLine;
+  /** A byte the guest wrote to COM1. */
+  onSerialOutput(byte: number): void;
+  onPowerOff(): void;
+  onReset(): void;
+  /** One line for the VM's log (firmware debug output, device warnings). */
+  onLog(line: string): void;
+}
+
+export interface AssembledMachine {
+  ports: Bus;
+  mmio: Bus;
+  /** One entry per vCPU; undefined = architectural reset state (APs wait for INIT/SIPI). */
+  initialStates: (VcpuInitialState | undefined)[];
+  serial: Serial16550;
+  acpiPm: AcpiPm;
+  /** Bytes of guest RAM (for statistics). */
+  ramBytes: number;
+  /** Called when the VM stops or resets: write out half-collected log lines. */
+  flushLogs?(): void;
+  /** The display adapter, for machines that have a screen. */
+  vga?: StdVga;
+}
