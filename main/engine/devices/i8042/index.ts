@@ -131,6 +131,11 @@ export class I8042 {
     };
   }
 
+  /** A host key press or release for the PS/2 keyboard (`KeyboardEvent.code` name). */
+  keyEvent(code: string, down: boolean): boolean {
+    return this.keyboard.keyEvent(code, down);
+  }
+
   get commandByte(): number {
     return this.ram[0]!;
   }

@@ -2,13 +2,16 @@
  * A PS/2 (MF2) keyboard, as far as Linux's atkbd probe needs it: reset, identify, LEDs,
  * typematic rate, scan-code set and enable/disable answer at once, so the probe finishes in
  * microseconds instead of waiting out timeouts (IBM PS/2 Keyboard and Auxiliary Device
- * Controller reference, "Keyboard Commands"). Key events are a later issue: it adds a method
- * that queues scancodes through the same {@link Ps2Reply}.
+ * Controller reference, "Keyboard Commands"). Key presses from the host ({@link keyEvent})
+ * are queued as scan codes (./scancodes.ts) in the set the guest chose: set 1 when the
+ * controller translates (the PC default, and what SeaBIOS and Linux set up) or the guest asked
+ * for set 1, set 2 otherwise. Set 3 is not offered: a request for it keeps set 2.
  *
  * Runtime: engine.
  */
 import type { Ps2Device, Ps2Reply } from './ps2-device.js';
 import { PS2_ACK, PS2_BAT_OK, PS2_RESEND } from './ps2-device.js';
+import { scancodeBytes } from './scancodes.js';
 
 export const KBD_CMD_SET_LEDS = 0xed;
 export const KBD_CMD_ECHO = 0xee;
@@ -47,6 +50,18 @@ export class Ps2Keyboard implements Ps2Device {
 
   get enabled(): boolean {
     return this.scanningEnabled;
+  }
+
+  /**
+   * A key went down or up on the host. Dropped while the guest has scanning disabled (F5), as
+   * a real keyboard does; returns whether bytes were queued. Unknown codes are ignored.
+   */
+  keyEvent(code: string, down: boolean): boolean {
+    if (!this.scanningEnabled) return false;
+    const set = this.translating() || this.scancodeSet === 1 ? 1 : 2;
+    const bytes = scancodeBytes(code, down, set);
+    for (const b of bytes) this.reply(b);
+    return bytes.length > 0;
   }
 
   reset(): void {
@@ -116,7 +131,7 @@ export class Ps2Keyboard implements Ps2Device {
     else if (command === KBD_CMD_SCANCODE_SET) {
       if (value === 0) {
         this.reply(this.translating() ? SCANCODE_SET_2_TRANSLATED : this.scancodeSet);
-      } else if (value <= 3) this.scancodeSet = value;
+      } else if (value <= 2) this.scancodeSet = value;
     }
   }
 }
