@@ -5,7 +5,7 @@
  * SeaBIOS's vgabios (vgasrc/bochsvga.c), GRUB's bochs video driver and Linux's bochs-drm all
  * program the mode through these registers; the VESA BIOS interface is SeaBIOS's job.
  *
- * Index port 0x1CE and data port 0x1CF, 16-bit registers. Values the guest writes are fixed up
+ * Index port 0x1CE and data port 0x1CF (0x1D0 too), 16-bit registers. Values the guest writes are fixed up
  * to the nearest valid ones (there is no way to report an error through DISPI), the way QEMU's
  * vbe_fixup_regs does: unknown depths become 8, widths round down to a multiple of 8 and are
  * clamped, the height is clamped to what fits in VRAM, and offsets that would scan out past
@@ -18,7 +18,8 @@ import type { Vram } from './vram.js';
 
 export const DISPI_INDEX_PORT = 0x1ce;
 export const DISPI_DATA_PORT = 0x1cf;
-export const DISPI_PORT_COUNT = 2;
+/** 0x1CE index, 0x1CF data, 0x1D0 data again (QEMU decodes both data ports on x86). */
+export const DISPI_PORT_COUNT = 3;
 
 export const DISPI_INDEX_ID = 0x0;
 export const DISPI_INDEX_XRES = 0x1;
@@ -228,7 +229,7 @@ export class BochsVbe {
 }
 
 /**
- * The DISPI index/data ports (0x1CE/0x1CF) as a bus device. A 16-bit `out dx, ax` to 0x1CE sets
+ * The DISPI index/data ports (0x1CE/0x1CF, data aliased at 0x1D0) as a bus device. A 16-bit `out dx, ax` to 0x1CE sets
  * the index; to 0x1CF writes the data. Byte accesses touch the low byte only (the high byte is
  * zero), which is what a guest doing `outb` gets from QEMU too.
  */
@@ -236,7 +237,8 @@ export class DispiPorts implements BusDevice {
   constructor(private readonly vbe: BochsVbe) {}
 
   read(offset: number, data: Uint8Array): void {
-    const value = offset === 0 ? this.vbe.index : offset === 1 ? this.vbe.readData() : 0xffff;
+    const value =
+      offset === 0 ? this.vbe.index : offset === 1 || offset === 2 ? this.vbe.readData() : 0xffff;
     data[0] = value & 0xff;
     if (data.length > 1) data[1] = value >>> 8;
   }
@@ -244,6 +246,6 @@ export class DispiPorts implements BusDevice {
   write(offset: number, data: Uint8Array): void {
     const value = data.length > 1 ? data[0]! | (data[1]! << 8) : data[0]!;
     if (offset === 0) this.vbe.index = value;
-    else if (offset === 1) this.vbe.writeData(value);
+    else if (offset === 1 || offset === 2) this.vbe.writeData(value);
   }
 }

@@ -12,7 +12,7 @@
  * | piece | bus | where |
  * | --- | --- | --- |
  * | {@link StdVga.ioPorts} | I/O | 0x3B0, length 0x30 (misc, SEQ, CRTC, GC, ATC, DAC, status) |
- * | {@link StdVga.dispiPorts} | I/O | 0x1CE, length 2 (DISPI index, data) |
+ * | {@link StdVga.dispiPorts} | I/O | 0x1CE, length 3 (DISPI index, data, data alias) |
  * | {@link StdVga.legacyWindow} | MMIO | 0xA0000, length 0x20000 |
  * | {@link StdVga.mmioRegisters} | MMIO | wherever the PCI bus places BAR2 (4 KiB) |
  * | {@link StdVga.vram} `.bytes` | memory slot | wherever BAR0 is placed (the LFB); {@link StdVga.linearFramebuffer} is the MMIO fallback |
@@ -73,7 +73,7 @@ export class StdVga {
   readonly registers: VgaRegisters;
   /** Ports 0x3B0-0x3DF. */
   readonly ioPorts: BusDevice;
-  /** Ports 0x1CE-0x1CF. */
+  /** Ports 0x1CE-0x1D0 (DISPI_PORT_COUNT). */
   readonly dispiPorts: BusDevice;
   /** Guest-physical 0xA0000-0xBFFFF. */
   readonly legacyWindow: LegacyVgaWindow;
