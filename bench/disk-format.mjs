@@ -8,8 +8,10 @@
 // qemu-img bench can only step sequentially, so that comparison runs Vireo with the same
 // sequential pattern; the fs comparison uses random offsets.
 //
-//   node bench/disk-format.mjs [--size-mib 1024] [--seconds 3] [--dir /tmp]
+//   node bench/disk-format.mjs [--size-mib 1024] [--seconds 1] [--rounds 3] [--dir /tmp]
 //
+// Each figure is the median of `rounds` runs of `seconds`, ours and the peer's alternating, so
+// load from other processes on a shared machine hits both sides alike.
 // Images are created preallocated and then written in full (so every cluster is allocated and
 // in the page cache): the figures measure per-request overhead, not the disk. qemu-img runs with
 // -t writeback (page cache, as Node uses) and its default thread-pool AIO.
@@ -25,12 +27,14 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const { values } = parseArgs({
   options: {
     'size-mib': { type: 'string', default: '1024' },
-    seconds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
     dir: { type: 'string', default: os.tmpdir() },
   },
 });
 const size = Number(values['size-mib']) * 1024 * 1024;
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const BLOCK = 4096;
 
 const bundle = path.join(root, '.cache', 'bench', 'storage.mjs');
@@ -145,11 +149,12 @@ async function prepare(format, name) {
   return file;
 }
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
 const rows = [];
 const commands = [];
 console.log(
-  `disk-format bench: ${size / 1048576} MiB images in ${work}, ${seconds} s per figure, node ${process.version}`,
+  `disk-format bench: ${size / 1048576} MiB images in ${work}, median of ${rounds} x ${seconds} s per figure, node ${process.version}, ${os.cpus().length} CPUs`,
 );
 // The fs peer gets its own raw file of the same size and contents: writing at random offsets
 // of the qcow2 file itself would overwrite its metadata.
@@ -159,34 +164,29 @@ for (const format of ['raw', 'qcow2']) {
   for (const write of [false, true]) {
     for (const depth of [1, 32]) {
       const op = write ? 'write' : 'read';
-      const ours = await vireo(file, format, write, depth, 'random');
-      const peer = await nodeFs(peerFile, write, depth);
-      rows.push([
-        format,
-        `rand ${op}`,
-        depth,
-        fmt(ours),
-        'node fs',
-        fmt(peer),
-        (ours / peer).toFixed(2),
-      ]);
-      const oursSeq = await vireo(file, format, write, depth, 'seq');
-      const q = qemuBench(
-        file,
-        format,
-        write,
-        depth,
-        Math.max(20000, Math.round(oursSeq * seconds)),
-      );
-      commands.push(q.command);
+      const ours = [];
+      const peer = [];
+      const oursSeq = [];
+      const qemu = [];
+      for (let r = 0; r < rounds; r++) {
+        ours.push(await vireo(file, format, write, depth, 'random'));
+        peer.push(await nodeFs(peerFile, write, depth));
+        oursSeq.push(await vireo(file, format, write, depth, 'seq'));
+        const count = Math.max(20000, Math.round(oursSeq.at(-1) * seconds));
+        const q = qemuBench(file, format, write, depth, count);
+        commands.push(q.command);
+        qemu.push(q.iops);
+      }
+      const [o, p, os, q] = [ours, peer, oursSeq, qemu].map(median);
+      rows.push([format, `rand ${op}`, depth, fmt(o), 'node fs', fmt(p), (o / p).toFixed(2)]);
       rows.push([
         format,
         `seq ${op}`,
         depth,
-        fmt(oursSeq),
+        fmt(os),
         'qemu-img bench',
-        fmt(q.iops),
-        (oursSeq / q.iops).toFixed(2),
+        fmt(q),
+        (os / q).toFixed(2),
       ]);
       console.log(rows.at(-2).join('\t'));
       console.log(rows.at(-1).join('\t'));

@@ -7,8 +7,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createImage, ImageFormatError, openImage } from '../../../main/engine/storage/index.js';
-import { prng, randomBytes, randomInt, tempDir } from './helpers.js';
+import {
+  checkImage,
+  createImage,
+  ImageFormatError,
+  openImage,
+} from '../../../main/engine/storage/index.js';
+import { prng, qemuCheck, randomBytes, randomInt, tempDir } from './helpers.js';
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
@@ -149,6 +154,62 @@ describe('malformed images are refused at open', () => {
       },
       /deeper than/,
     ));
+});
+
+describe('checkImage', () => {
+  const write = (name: string, mutate: (b: Uint8Array) => void): string => {
+    const bytes = valid.slice();
+    mutate(bytes);
+    const file = path.join(dir, `${name}.qcow2`);
+    writeFileSync(file, bytes);
+    return file;
+  };
+  const firstBlock = (b: Uint8Array): number =>
+    Number(view(b).getBigUint64(refcountTableOffset(b)));
+  const firstL2 = (b: Uint8Array): number =>
+    Number(view(b).getBigUint64(l1Offset(b)) & 0x00fffffffffffe00n);
+
+  it('finds a refcount that is too low', async () => {
+    const file = write('rc-low', (b) => view(b).setUint16(firstBlock(b), 0)); // the header's
+    const result = await checkImage(file);
+    expect(result.corruptions).toBeGreaterThan(0);
+    expect(qemuCheck(file).corruptions).toBeGreaterThan(0);
+  });
+
+  it('finds L2 entries that overlap metadata, are unaligned or point past the end', async () => {
+    const overlap = write('l2-overlap', (b) =>
+      view(b).setBigUint64(firstL2(b), (1n << 63n) | BigInt(l1Offset(b))),
+    );
+    expect((await checkImage(overlap)).messages.join('\n')).toMatch(/overlaps/);
+    const unaligned = write('l2-unaligned-entry', (b) =>
+      view(b).setBigUint64(firstL2(b), (1n << 63n) | 4608n),
+    );
+    expect((await checkImage(unaligned)).messages.join('\n')).toMatch(/not cluster aligned/);
+    const beyond = write('l2-beyond', (b) =>
+      view(b).setBigUint64(firstL2(b), (1n << 63n) | (1n << 40n)),
+    );
+    expect((await checkImage(beyond)).messages.join('\n')).toMatch(/beyond the end/);
+    // and reads of such a cluster fail with ImageFormatError rather than anything else
+    const image = await openImage(unaligned, { readOnly: true });
+    await expect(image.read(0, new Uint8Array(512))).rejects.toBeInstanceOf(ImageFormatError);
+    await image.close();
+  });
+
+  it('counts and repairs leaks', async () => {
+    const file = write('leak', (b) => {
+      const size = b.length / CLUSTER;
+      view(b).setUint16(firstBlock(b) + size * 2, 1); // a cluster past the end, counted
+      view(b).setUint16(firstBlock(b) + (size + 3) * 2, 1);
+    });
+    expect(await checkImage(file)).toMatchObject({ corruptions: 0, leaks: 2, repairedLeaks: 0 });
+    expect(await checkImage(file, { repair: true })).toMatchObject({
+      corruptions: 0,
+      leaks: 2,
+      repairedLeaks: 2,
+    });
+    expect(await checkImage(file)).toMatchObject({ corruptions: 0, leaks: 0 });
+    expect(qemuCheck(file).status).toBe(0);
+  });
 });
 
 describe('fuzzing the header and tables', () => {

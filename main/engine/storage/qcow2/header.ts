@@ -32,6 +32,7 @@ export const EXT_BACKING_FORMAT = 0xe2792aca;
 export const EXT_FEATURE_NAMES = 0x6803f857;
 export const EXT_ENCRYPTION = 0x0537be77;
 export const EXT_EXTERNAL_DATA = 0x44415441;
+export const EXT_BITMAPS = 0x23852875;
 
 /** Refcount order Vireo supports: 16-bit refcounts, QEMU's default. */
 export const REFCOUNT_ORDER = 4;
@@ -58,6 +59,8 @@ export interface Qcow2Header {
   headerLength: number;
   backingFile?: string;
   backingFormat?: string;
+  /** Persistent dirty bitmaps are present and valid (extension plus autoclear bit 0). */
+  bitmaps?: boolean;
 }
 
 /** L1 entries needed to map `size` bytes. */
@@ -215,6 +218,8 @@ export function parseHeader(path: string, head: Uint8Array, fileSize: number): Q
       bad(`header extension 0x${type.toString(16)} claims ${length} bytes, past the header`);
     if (type === EXT_BACKING_FORMAT) {
       header.backingFormat = new TextDecoder().decode(head.subarray(at + 8, dataEnd));
+    } else if (type === EXT_BITMAPS) {
+      header.bitmaps = (autoclear & 1n) !== 0n;
     } else if (type === EXT_ENCRYPTION) {
       bad('the image has an encryption header; Vireo does not support encrypted qcow2');
     } else if (type === EXT_EXTERNAL_DATA) {

@@ -275,6 +275,7 @@ export class Qcow2Image implements DiskImage {
           n += Math.min(cs, length - pos - n);
           next++;
         }
+        if (n === length) return readFully(this.file, into, pos, n, host + inCluster); // one pread
         (pending ??= []).push(readFully(this.file, into, pos, n, host + inCluster));
       } else if (kind === Kind.Zero) {
         into.fill(0, pos, pos + n);

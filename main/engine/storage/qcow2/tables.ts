@@ -101,13 +101,18 @@ export class TableCache {
 
   /** The table if cached (and marks it most recently used). */
   peek(offset: number): Table | undefined {
+    // The hot path hits the same table again and again: skip the LRU shuffle for it.
+    if (this.last !== undefined && this.last.offset === offset) return this.last;
     const t = this.tables.get(offset);
     if (t !== undefined) {
       this.tables.delete(offset);
       this.tables.set(offset, t);
+      this.last = t;
     }
     return t;
   }
+
+  private last: Table | undefined;
 
   get(offset: number): Promise<Table> {
     const cached = this.peek(offset);
@@ -136,14 +141,16 @@ export class TableCache {
 
   insert(t: Table): void {
     this.tables.set(t.offset, t);
+    this.last = t;
     if (this.tables.size <= this.capacity) return;
     for (const [offset, old] of this.tables) {
       if (this.tables.size <= this.capacity) break;
-      if (old.pins === 0) this.tables.delete(offset);
+      if (old.pins === 0 && old !== t) this.tables.delete(offset);
     }
   }
 
   forget(offset: number): void {
+    if (this.last?.offset === offset) this.last = undefined;
     this.tables.delete(offset);
   }
 }
