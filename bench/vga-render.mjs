@@ -13,7 +13,8 @@
 //   untracked - nothing changed but the LFB is unreported (vramWritesTracked = false):
 //               the full compare pass runs
 // each as median milliseconds per frame, and the ratio to memcpy of a full frame; then the
-// same for 8 bpp (palette) and 16 bpp frames, which need a per-pixel conversion.
+// same for 8 bpp (palette) and 16 bpp frames, which need a per-pixel conversion, and for an
+// 80x25 text screen (one cell changing per frame, then none).
 //
 // --qemu: correctness beside the peer instead of speed. For each of a few modes, QEMU's
 // `-vga std` (TCG, no KVM needed) boots SeaBIOS and a 512-byte floppy boot sector that sets the
@@ -174,6 +175,56 @@ for (const [w, h, bpp] of [
       full.toFixed(2).padStart(10) +
       (full / memcpy).toFixed(1).padStart(8) +
       '-'.padStart(10) +
+      still.toFixed(3).padStart(11),
+  );
+}
+
+// Text mode 80x25 (9x16 cells, 720x400): a character changing, and nothing changing. The
+// registers are those of mode 03h; the font is a solid block so every glyph pixel is drawn.
+{
+  const vga = new StdVga({ romPath: null });
+  const port = (p, v) => vga.ioPorts.write(p - 0x3b0, Uint8Array.of(v));
+  const reg = (index, data, i, v) => (port(index, i), port(data, v));
+  port(0x3c2, 0x67);
+  for (const [i, v] of [
+    [1, 0],
+    [2, 3],
+    [3, 0],
+    [4, 2],
+  ])
+    reg(0x3c4, 0x3c5, i, v);
+  for (const [i, v] of [
+    [5, 0x10],
+    [6, 0x0e],
+    [8, 0xff],
+  ])
+    reg(0x3ce, 0x3cf, i, v);
+  for (const [i, v] of [
+    [1, 0x4f],
+    [7, 0x1f],
+    [9, 0x4f],
+    [0x12, 0x8f],
+    [0x13, 0x28],
+  ]) {
+    reg(0x3d4, 0x3d5, i, v);
+  }
+  for (let ch = 0; ch < 256; ch++) {
+    for (let line = 0; line < 16; line++) vga.vram.bytes[(ch * 32 + line) * 4 + 2] = 0xff;
+  }
+  for (let i = 0; i < 80 * 25; i++) vga.vram.bytes.set([0x41, i & 0x7f], i * 4);
+  const renderer = new VgaRenderer(vga, { now: () => 0 });
+  renderer.renderFrame();
+  const change = time((i) => {
+    vga.legacyWindow.write(0x18000 + 2 * (i % 2000) + 1, Uint8Array.of(i & 0x7f));
+    renderer.renderFrame();
+  });
+  const still = time(() => renderer.renderFrame());
+  console.log(
+    'text 80x25'.padEnd(16) +
+      '-'.padStart(10) +
+      '-'.padStart(10) +
+      '-'.padStart(8) +
+      change.toFixed(3).padStart(10) +
       still.toFixed(3).padStart(11),
   );
 }

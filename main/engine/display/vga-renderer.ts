@@ -124,6 +124,9 @@ export class VgaRenderer implements DisplaySource {
   /** Text mode: the char/attr of each cell as last drawn, and cursor/blink state. */
   private textCache = new Uint16Array(0);
   private lastCursorCell = -1;
+  private lastCursorShape = -1;
+  /** One row of character cells, drawn before it is compared with the surface. */
+  private band: PixelRows = pixelRows(new Uint32Array(0));
   private lastBlinkPhase = false;
   private fullNext = false;
   private layoutKey = '';
@@ -538,20 +541,26 @@ export class VgaRenderer implements DisplaySource {
     const lastCursorRow = this.lastCursorCell >= 0 ? Math.floor(this.lastCursorCell / cols) : -1;
     const cursorMoved = cursorCell !== this.lastCursorCell;
     this.lastCursorCell = cursorCell;
+    const cursorShape = (cursorFirst << 8) | cursorLast;
+    const cursorShapeChanged = cursorShape !== this.lastCursorShape;
+    this.lastCursorShape = cursorShape;
 
     // Font maps (SR03): attribute bit 3 = 1 selects map A (bits 5,3,2), 0 map B (bits 4,1,0).
     const sr3 = regs.sequencer[R.SEQ_CHARACTER_MAP_SELECT]!;
     const fontB = ((((sr3 >> 4) & 1) | ((sr3 << 1) & 6)) * 8192 * 4 + 2) & mask;
     const fontA = ((((sr3 >> 5) & 1) | ((sr3 >> 1) & 6)) * 8192 * 4 + 2) & mask;
 
-    const band = new Uint32Array(width * cellHeight);
-    const bandRows = pixelRows(band);
+    if (this.band.words.length !== width * cellHeight) {
+      this.band = pixelRows(new Uint32Array(width * cellHeight));
+    }
+    const bandRows = this.band;
+    const band = bandRows.words;
     for (let row = 0; row < rows; row++) {
       const rowStart = scan.start + row * scan.lineBytes;
+      // The cursor's rows are redrawn when it moves, blinks or changes shape.
       let changed =
         redrawAll ||
-        (cursorMoved && (row === cursorRow || row === lastCursorRow)) ||
-        row === cursorRow;
+        ((cursorMoved || cursorShapeChanged) && (row === cursorRow || row === lastCursorRow));
       let hasBlink = false;
       for (let col = 0; col < cols; col++) {
         const at = (rowStart + col * 4) & mask;

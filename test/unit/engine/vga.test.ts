@@ -596,6 +596,12 @@ describe('bochs vbe', () => {
     expect(dispiRead(vga, DISPI_INDEX_BPP)).toBe(32);
     dispiWrite(vga, DISPI_INDEX_ENABLE, 0);
     expect(dispiRead(vga, DISPI_INDEX_XRES)).toBe(640);
+    // 0x1D0 is a second data port, as QEMU decodes it on x86.
+    outw(vga, 0x1ce, DISPI_INDEX_YRES);
+    vga.dispiPorts.write(2, Uint8Array.of(0x58, 0x02));
+    const data = new Uint8Array(2);
+    vga.dispiPorts.read(2, data);
+    expect(data[0]! | (data[1]! << 8)).toBe(600);
   });
 
   it('1920x1080x32 through DISPI: LFB pixels become surface pixels', () => {
