@@ -775,6 +775,54 @@ describe('stdvga reset and viewers', () => {
   });
 });
 
+describe('vga fuzz', () => {
+  it('random register, window, DISPI and BAR2 traffic never throws and keeps surfaces bounded', () => {
+    let seed = 0x12345678;
+    const rand = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const vga = makeVga({ vramSize: 1024 * 1024 });
+    const renderer = new VgaRenderer(vga, { now: () => rand(2000) });
+    const bytes = (n: number) => Uint8Array.from({ length: n }, () => rand(256));
+    for (let i = 0; i < 4000; i++) {
+      const width = [1, 2, 4, 8][rand(4)]!;
+      switch (rand(7)) {
+        case 0:
+          vga.ioPorts.write(rand(0x30), bytes(width));
+          break;
+        case 1:
+          vga.ioPorts.read(rand(0x30), new Uint8Array(width));
+          break;
+        case 2:
+          vga.legacyWindow.write(rand(0x20000), bytes(width));
+          break;
+        case 3:
+          vga.legacyWindow.read(rand(0x20000), new Uint8Array(width));
+          break;
+        case 4:
+          dispiWrite(vga, rand(12), rand(3) === 0 ? rand(0x10000) : rand(2048));
+          break;
+        case 5:
+          vga.mmioRegisters.write(0x400 + rand(0x300), bytes(width));
+          break;
+        default: {
+          const frame = renderer.renderFrame();
+          expect(frame.width * frame.height).toBeLessThanOrEqual(MAX_SURFACE_PIXELS);
+          expect(frame.pixels.length).toBe(frame.stride * frame.height);
+          for (const r of frame.dirty) {
+            expect(r.x + r.w).toBeLessThanOrEqual(frame.width);
+            expect(r.y + r.h).toBeLessThanOrEqual(frame.height);
+          }
+          renderer.textSnapshot();
+        }
+      }
+    }
+  });
+});
+
 describe('legacy window alias', () => {
   it('chain-4 and VBE banked windows are plain VRAM aliases the machine may map; planar ones are not', () => {
     const seen: unknown[] = [];

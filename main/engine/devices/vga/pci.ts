@@ -24,6 +24,7 @@ import type { Vram } from './vram.js';
 export const STDVGA_PCI_VENDOR_ID = 0x1234;
 export const STDVGA_PCI_DEVICE_ID = 0x1111;
 export const STDVGA_PCI_CLASS_CODE = 0x030000; // base 03 display, sub 00 VGA, prog-if 00
+/** Revision 2 announces the QEMU extension registers at BAR2 + 0x600 (bochs-drm checks it). */
 export const STDVGA_PCI_REVISION = 0x02;
 export const STDVGA_PCI_SUBSYSTEM_VENDOR_ID = 0x1af4;
 export const STDVGA_PCI_SUBSYSTEM_ID = 0x1100;

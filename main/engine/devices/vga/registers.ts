@@ -39,7 +39,8 @@ export const MISC_COLOR_EMULATION = 0x01; // CRTC and status 1 at 0x3Dx instead 
 export const MISC_RAM_ENABLE = 0x02;
 
 /** Input status 1 (3DA/3BA). */
-export const STATUS1_DISPLAY_DISABLED = 0x01; // "display enable" NOT: set during blanking
+/** Bit 0, "Display Enable NOT" in the IBM TR: set while the beam is in a blanking interval. */
+export const STATUS1_DISPLAY_DISABLED = 0x01;
 export const STATUS1_VERTICAL_RETRACE = 0x08;
 
 /** Sequencer registers (3C4 index, 3C5 data). */
