@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  allocateAlignedVram,
   DISPI_8BIT_DAC,
   DISPI_ENABLED,
   DISPI_GETCAPS,
@@ -883,5 +884,9 @@ describe('stdvga pci pieces', () => {
     const vga = makeVga({ vram: bytes });
     expect(vga.vram.bytes).toBe(bytes);
     expect(vga.pci.bars[0]!.size).toBe(4 * 1024 * 1024);
+    const aligned = allocateAlignedVram(1024 * 1024, () => 4096);
+    expect([aligned.byteOffset, aligned.length]).toEqual([4096, 1024 * 1024]);
+    expect(makeVga({ vram: aligned }).vram.size).toBe(1024 * 1024);
+    expect(() => allocateAlignedVram(1024 * 1024, () => 3 * 1024 * 1024)).toThrow(VramConfigError);
   });
 });

@@ -29,6 +29,25 @@ export class VramConfigError extends Error {
   }
 }
 
+/**
+ * Allocate VRAM the machine can register as a KVM memory slot: KVM wants a page-aligned host
+ * address and V8 does not align large SharedArrayBuffers, so over-allocate and start at the
+ * offset `alignOffset` (the hypervisor computes it from the buffer's address, as for guest RAM
+ * in `engine/memory.ts`) reports. Pass the result as `StdVgaOptions.vram`.
+ */
+export function allocateAlignedVram(
+  size: number,
+  alignOffset: (buffer: SharedArrayBuffer) => number,
+  alignment: number = 2 * 1024 * 1024,
+): Uint8Array {
+  const buffer = new SharedArrayBuffer(size + alignment);
+  const offset = alignOffset(buffer);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + size > buffer.byteLength) {
+    throw new VramConfigError(`alignment offset ${offset} does not fit a ${size}-byte VRAM`);
+  }
+  return new Uint8Array(buffer, offset, size);
+}
+
 export class Vram {
   readonly bytes: Uint8Array;
   /** The same bytes as little-endian 32-bit planar groups (one latch per element). */
