@@ -15,8 +15,8 @@
  *   map A or B), line-graphics 9th column for C0h-DFh (AR10 bit 2), blink or bright
  *   background (AR10 bit 3), cursor rows CR0A-CR0B at CR0E:CR0F.
  * Output is the mode's native size (mode 13h is 320x200, not QEMU's doubled 640x400); the
- * viewer scales. Panning, split-screen line compare in text mode, and dot-clock doubling are
- * not modelled.
+ * viewer scales. The line compare split screen is honoured; horizontal pel panning and
+ * dot-clock doubling are not modelled.
  *
  * Only the scan lines whose VRAM pages the device's dirty log marks are re-converted (all of
  * them after a palette or mode change, or when the LFB is not tracked); each converted line is
@@ -64,6 +64,11 @@ interface Scanout {
   cellWidth: number;
   cellHeight: number;
   blank: boolean;
+  /**
+   * First output line (text: character row) that the CRTC line compare register restarts at
+   * VRAM address 0, the split screen of IBM VGA TR "Line Compare"; past the end when unused.
+   */
+  split: number;
 }
 
 export interface TextSnapshot {
@@ -163,7 +168,7 @@ export class VgaRenderer implements DisplaySource {
     const planesWritten = this.vga.legacyWindow.planesWritten;
     this.vga.legacyWindow.planesWritten = 0;
     // Scrolling (start address), a new line pitch or font map moves pixels without writing VRAM.
-    const layoutKey = `${scan.start}:${scan.lineBytes}:${this.vga.registers.sequencer[R.SEQ_CHARACTER_MAP_SELECT]}`;
+    const layoutKey = `${scan.start}:${scan.lineBytes}:${scan.split}:${this.vga.registers.sequencer[R.SEQ_CHARACTER_MAP_SELECT]}`;
     const layoutChanged = layoutKey !== this.layoutKey;
     this.layoutKey = layoutKey;
     const convertAll = full || paletteChanged || layoutChanged || !this.vga.vramWritesTracked;
@@ -200,7 +205,11 @@ export class VgaRenderer implements DisplaySource {
     const cells = new Uint16Array(scan.cols * scan.rows);
     for (let row = 0; row < scan.rows; row++) {
       for (let col = 0; col < scan.cols; col++) {
-        const at = (scan.start + row * scan.lineBytes + col * 4) & mask;
+        const rowStart =
+          row < scan.split
+            ? scan.start + row * scan.lineBytes
+            : (row - scan.split) * scan.lineBytes;
+        const at = (rowStart + col * 4) & mask;
         cells[row * scan.cols + col] = bytes[at]! | (bytes[at + 1]! << 8);
       }
     }
@@ -232,6 +241,7 @@ export class VgaRenderer implements DisplaySource {
       cellWidth: 0,
       cellHeight: 0,
       blank: false,
+      split: Number.MAX_SAFE_INTEGER,
     };
     if (vbe.enabled) {
       const depth = vbe.depth;
@@ -265,6 +275,9 @@ export class VgaRenderer implements DisplaySource {
       (cr[R.CRTC_VERTICAL_DISPLAY_END]! | ((overflow & 0x02) << 7) | ((overflow & 0x40) << 3)) + 1;
     const maxScan = cr[R.CRTC_MAX_SCAN_LINE]!;
     const doubleScan = maxScan >> 7;
+    // Line compare: 10 bits from CR18, CR07 bit 4 and CR09 bit 6, in scan lines.
+    const lineCompare =
+      cr[R.CRTC_LINE_COMPARE]! | ((overflow & 0x10) << 4) | ((maxScan & 0x40) << 3);
     const start = ((cr[R.CRTC_START_ADDRESS_HIGH]! << 8) | cr[R.CRTC_START_ADDRESS_LOW]!) * 4;
     // CR13 counts words of two planar addresses (QEMU's line_offset = CR13 << 3 VRAM bytes).
     const lineBytes = cr[R.CRTC_OFFSET]! * 8;
@@ -278,6 +291,8 @@ export class VgaRenderer implements DisplaySource {
       const kind: ScanoutKind = shift === 0 ? 'planar4' : shift === 1 ? 'cga2' : 'pal8';
       const width = kind === 'pal8' ? dots / 2 : dots;
       const height = Math.floor(scanLines / repeat);
+      // The scan line equal to line compare is the last one before the restart (QEMU does so).
+      const split = cga ? Number.MAX_SAFE_INTEGER : Math.floor(lineCompare / repeat) + 1;
       if (width < 8 || height < 8) return this.blankScanout();
       return {
         ...base,
@@ -288,6 +303,7 @@ export class VgaRenderer implements DisplaySource {
         start,
         lineBytes,
         blank: screenOff,
+        split,
       };
     }
 
@@ -311,6 +327,11 @@ export class VgaRenderer implements DisplaySource {
       cellWidth,
       cellHeight,
       blank: screenOff,
+      // A row restarts at 0 when the line compare falls inside the row before it.
+      split:
+        lineCompare === 0
+          ? Number.MAX_SAFE_INTEGER
+          : Math.ceil(lineCompare / (cellHeight << doubleScan)),
     };
   }
 
@@ -327,6 +348,7 @@ export class VgaRenderer implements DisplaySource {
       cellWidth: 0,
       cellHeight: 0,
       blank: true,
+      split: Number.MAX_SAFE_INTEGER,
     };
   }
 
@@ -410,7 +432,7 @@ export class VgaRenderer implements DisplaySource {
         // bank at CPU 0x2000 is VRAM byte 0x4000 and a pair of lines is CR13 * 8 bytes.
         src = start + (y & 1) * 0x4000 + (y >> 1) * lineBytes;
       } else {
-        src = start + y * lineBytes;
+        src = y < scan.split ? start + y * lineBytes : (y - scan.split) * lineBytes;
       }
       if (!convertAll && !rangeDirty(this.pageLog, src, srcLength)) continue;
       if (src >= size) {
@@ -556,7 +578,8 @@ export class VgaRenderer implements DisplaySource {
     const bandRows = this.band;
     const band = bandRows.words;
     for (let row = 0; row < rows; row++) {
-      const rowStart = scan.start + row * scan.lineBytes;
+      const rowStart =
+        row < scan.split ? scan.start + row * scan.lineBytes : (row - scan.split) * scan.lineBytes;
       // The cursor's rows are redrawn when it moves, blinks or changes shape.
       let changed =
         redrawAll ||

@@ -567,6 +567,30 @@ describe('vga scrolling', () => {
     expect(frame.dirty.length).toBeGreaterThan(0);
   });
 
+  it('line compare splits the screen: lines after it show VRAM from address 0', () => {
+    const vga = makeVga();
+    setMode12(vga);
+    atc(vga, 1, 1);
+    dac(vga, 1, 63, 63, 63);
+    const renderer = new VgaRenderer(vga);
+    // Plane 0 bit 7 of planar address (line * 80): pixel 0 of that memory line is colour 1.
+    vga.vram.bytes[0 * 80 * 4] = 0x80; // memory line 0
+    vga.vram.bytes[100 * 80 * 4] = 0x80; // memory line 100
+    vga.markDirty(0, 101 * 320);
+    crtc(vga, 0x0c, (8000 >> 8) & 0xff); // start at memory line 100
+    crtc(vga, 0x0d, 8000 & 0xff);
+    let frame = renderer.renderFrame();
+    expect(pixelAt(frame, 0, 0)).toBe(0xffffffff);
+    expect(pixelAt(frame, 0, 240)).toBe(0xff000000);
+    crtc(vga, 0x18, 239); // split after scan line 239
+    crtc(vga, 0x07, 0x2e); // line compare bit 8 clear
+    crtc(vga, 0x09, 0x00); // line compare bit 9 clear
+    frame = renderer.renderFrame();
+    expect(pixelAt(frame, 0, 0)).toBe(0xffffffff);
+    expect(pixelAt(frame, 0, 240)).toBe(0xffffffff);
+    expect(pixelAt(frame, 0, 239)).toBe(0xff000000);
+  });
+
   it('VBE Y_OFFSET page flips redraw', () => {
     const vga = makeVga();
     setVbeMode(vga, 640, 480, 32);
