@@ -25,6 +25,7 @@ import {
   LEGACY_WINDOW_BASE,
   StdVga,
   VGA_PORT_BASE,
+  VGA_PORT_RANGES,
   VramConfigError,
   type StdVgaOptions,
 } from '../../../main/engine/devices/vga/index.js';
@@ -292,6 +293,19 @@ describe('vga registers', () => {
     outb(vga, 0x3d4, 0xf0); // unknown CRTC index: stored, harmless
     outb(vga, 0x3d5, 0x99);
     expect(inb(vga, 0x3d5)).toBe(0x99);
+  });
+
+  it('sub-range port devices (leaving 0x3BC to a parallel port) reach the same registers', () => {
+    const vga = makeVga();
+    expect(VGA_PORT_RANGES.map(([b, n]) => [b, n])).toContainEqual([0x3c0, 16]);
+    const block = vga.ioPorts.at(0x3c0, 16);
+    block.write(4, Uint8Array.of(0x02, 0x0f)); // 0x3C4/0x3C5
+    expect(vga.registers.sequencer[2]).toBe(0x0f);
+    const data = Uint8Array.of(0xff);
+    block.read(5, data);
+    expect(data[0]).toBe(0x0f);
+    block.read(16, data); // past its length: untouched
+    expect(data[0]).toBe(0x0f);
   });
 
   it('CR11 bit 7 write-protects CR00-CR07 except the line compare bit of CR07', () => {

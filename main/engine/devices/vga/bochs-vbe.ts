@@ -66,8 +66,6 @@ export class BochsVbe {
   lineBytes = 0;
   /** VRAM byte where scan-out starts (X_OFFSET/Y_OFFSET). */
   startByte = 0;
-  /** Bumped whenever something that changes the picture geometry is written. */
-  generation = 0;
 
   constructor(
     private readonly vram: Vram,
@@ -88,7 +86,6 @@ export class BochsVbe {
     this.bankOffset = 0;
     this.lineBytes = 0;
     this.startByte = 0;
-    this.generation++;
   }
 
   get enabled(): boolean {
@@ -165,7 +162,6 @@ export class BochsVbe {
           r[DISPI_INDEX_BANK] = 0;
         }
         r[DISPI_INDEX_ENABLE] = value;
-        this.generation++;
         this.onChange();
         return;
       }
@@ -177,7 +173,6 @@ export class BochsVbe {
 
   /** Clamp the registers to a mode that fits (QEMU vbe_fixup_regs); no-op while disabled. */
   private fixUp(): void {
-    this.generation++;
     if (!this.enabled) return;
     const r = this.registers;
     let bits: number;

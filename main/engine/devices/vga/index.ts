@@ -43,7 +43,7 @@ export type { LegacyWindowAlias } from './memory-window.js';
 export * from './pci.js';
 export * from './vram.js';
 export * as VgaRegisterNames from './registers.js';
-export { VGA_PORT_BASE, VGA_PORT_COUNT } from './registers.js';
+export { VGA_PORT_BASE, VGA_PORT_COUNT, VGA_PORT_RANGES } from './registers.js';
 
 export interface StdVgaOptions {
   /** VRAM size in bytes, a power of two from 1 to 256 MiB (default 16 MiB). Ignored if `vram` is given. */
@@ -71,8 +71,8 @@ export class StdVga {
   readonly vram: Vram;
   readonly vbe: BochsVbe;
   readonly registers: VgaRegisters;
-  /** Ports 0x3B0-0x3DF. */
-  readonly ioPorts: BusDevice;
+  /** Ports 0x3B0-0x3DF (or sub-ranges: `ioPorts.at(base, length)` for VGA_PORT_RANGES). */
+  readonly ioPorts: VgaIoPorts;
   /** Ports 0x1CE-0x1D0 (DISPI_PORT_COUNT). */
   readonly dispiPorts: BusDevice;
   /** Guest-physical 0xA0000-0xBFFFF. */

@@ -243,19 +243,28 @@ export class VgaRegisters {
   }
 }
 
-/** Ports 0x3B0-0x3DF as one bus device (register at {@link R.VGA_PORT_BASE}). */
+/**
+ * VGA ports as a bus device: by default the whole block 0x3B0-0x3DF (register at
+ * {@link R.VGA_PORT_BASE}, length {@link R.VGA_PORT_COUNT}); {@link VgaIoPorts.at} gives one
+ * for a sub-range of {@link R.VGA_PORT_RANGES}.
+ */
 export class VgaIoPorts implements BusDevice {
-  constructor(private readonly registers: VgaRegisters) {}
+  constructor(
+    private readonly registers: VgaRegisters,
+    private readonly base: number = R.VGA_PORT_BASE,
+    private readonly length: number = R.VGA_PORT_COUNT,
+  ) {}
+
+  /** The same ports for a bus range starting at `base` (offsets are relative to it). */
+  at(base: number, length: number): VgaIoPorts {
+    return new VgaIoPorts(this.registers, base, length);
+  }
 
   read(offset: number, data: Uint8Array): void {
-    readBytes(offset, data, R.VGA_PORT_COUNT, (at) =>
-      this.registers.readPort(R.VGA_PORT_BASE + at),
-    );
+    readBytes(offset, data, this.length, (at) => this.registers.readPort(this.base + at));
   }
 
   write(offset: number, data: Uint8Array): void {
-    writeBytes(offset, data, R.VGA_PORT_COUNT, (at, v) =>
-      this.registers.writePort(R.VGA_PORT_BASE + at, v),
-    );
+    writeBytes(offset, data, this.length, (at, v) => this.registers.writePort(this.base + at, v));
   }
 }

@@ -13,6 +13,19 @@
 export const VGA_PORT_BASE = 0x3b0;
 export const VGA_PORT_COUNT = 0x30; // 0x3B0-0x3DF
 
+/**
+ * The ports a VGA decodes inside that block, as QEMU registers them: a machine that must
+ * leave 0x3BC-0x3BF to a parallel port (LPT at its MDA address) registers these instead of the
+ * whole block, each with {@link VgaIoPorts.at}.
+ */
+export const VGA_PORT_RANGES: readonly (readonly [base: number, length: number])[] = [
+  [0x3b4, 2],
+  [0x3ba, 1],
+  [0x3c0, 16],
+  [0x3d4, 2],
+  [0x3da, 1],
+];
+
 export const PORT_CRTC_INDEX_MONO = 0x3b4;
 export const PORT_CRTC_DATA_MONO = 0x3b5;
 export const PORT_INPUT_STATUS_1_MONO = 0x3ba; // read; write = feature control (mono)
