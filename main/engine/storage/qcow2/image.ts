@@ -114,6 +114,12 @@ export class Qcow2Image implements DiskImage {
   /** In-place runs found by the write fast path: [pos, length, host] triples; reused. */
   private readonly runScratch: number[] = [];
   private closed = false;
+  /**
+   * Host offsets of every L2 table and refcount block, so an allocation or a write that would
+   * land on metadata (a damaged refcount or L2 entry) is refused instead of destroying the image
+   * (QEMU's "overlap check"). The header, L1 and refcount tables are checked by range.
+   */
+  private readonly metadata = new Set<number>();
 
   private constructor(
     readonly path: string,
@@ -233,6 +239,22 @@ export class Qcow2Image implements DiskImage {
       backing = await o.openBacking!(h.backingFile, format);
     }
     const image = new Qcow2Image(path, file, h, o.readOnly, l1, refcountTable, fileSize, backing);
+    for (const [offset, what] of metadata) {
+      if (what.startsWith('the L2') || what.startsWith('refcount block'))
+        image.metadata.add(offset);
+    }
+    if (!o.readOnly) {
+      // Every cluster the metadata occupies must be counted by some refcount block, or the
+      // allocator would hand it out again.
+      for (const [offset, what] of metadata) {
+        if (!refcountTable[Math.floor(offset / cs / (cs / 2))]) {
+          await image.close();
+          bad(
+            `${what} at ${offset} has no refcount block (the image is corrupt; repair it with qemu-img check -r all)`,
+          );
+        }
+      }
+    }
     return image;
   }
 
@@ -307,6 +329,31 @@ export class Qcow2Image implements DiskImage {
       );
     }
     return host;
+  }
+
+  /** What metadata lives in the cluster at `host`, if any. */
+  private metadataAt(host: number): string | undefined {
+    const cs = this.clusterSize;
+    if (host < cs) return 'the header';
+    const l1 = this.header.l1TableOffset;
+    if (host >= l1 && host < l1 + Math.ceil((this.header.l1Size * 8) / cs) * cs)
+      return 'the L1 table';
+    const rt = this.header.refcountTableOffset;
+    if (host >= rt && host < rt + this.header.refcountTableClusters * cs)
+      return 'the refcount table';
+    if (this.metadata.has(host)) return 'an L2 table or refcount block';
+    return undefined;
+  }
+
+  /** Refuses to put data (or a new table) on top of metadata: the image is damaged. */
+  private checkNotMetadata(host: number, why: string): void {
+    const what = this.metadataAt(host);
+    if (what !== undefined) {
+      throw new ImageFormatError(
+        this.path,
+        `${why} the cluster at ${host}, which holds ${what} (the image is corrupt; repair it with qemu-img check -r all)`,
+      );
+    }
   }
 
   /** Unallocated guest range: the backing file's bytes where it has them, zeros elsewhere. */
@@ -408,7 +455,9 @@ export class Qcow2Image implements DiskImage {
       const hi = table.view.getUint32(l2Index * 8);
       const lo = table.view.getUint32(l2Index * 8 + 4);
       if (this.kindOf(hi, lo) !== Kind.Normal) return false;
-      const host = this.dataOffset(table, l2Index) + inCluster;
+      const start = this.dataOffset(table, l2Index);
+      if (this.metadataAt(start) !== undefined) return false; // the slow path refuses it
+      const host = start + inCluster;
       const last = runs.length - 3;
       if (last >= 0 && runs[last + 2]! + runs[last + 1]! === host) runs[last + 1]! += n;
       else runs.push(pos, n, host);
@@ -438,6 +487,7 @@ export class Qcow2Image implements DiskImage {
     } else {
       const [host] = await this.allocClusters(1);
       table = newTable(host!, new Uint8Array(this.clusterSize));
+      this.metadata.add(host!);
       this.l2Cache.insert(table);
       await this.file.write(table.bytes, 0, this.clusterSize, host!);
       // Linked in memory now (readers see an empty table, which reads as unallocated); the L1
@@ -472,6 +522,7 @@ export class Qcow2Image implements DiskImage {
         const lo = table.view.getUint32(l2Index * 8 + 4);
         const kind = this.kindOf(hi, lo);
         const host = kind === Kind.Compressed ? 0 : this.dataOffset(table, l2Index);
+        if (host !== 0) this.checkNotMetadata(host, `guest cluster ${cluster} would be written to`);
         if (kind === Kind.Normal) {
           inPlace.push(this.file.write(from, pos, n, host + inCluster));
         } else {
@@ -744,6 +795,7 @@ export class Qcow2Image implements DiskImage {
       for (; cluster < end && out.length < count; cluster++) {
         const index = cluster - blockIndex * this.refcountsPerBlock;
         if (block.view.getUint16(index * 2) !== 0) continue;
+        this.checkNotMetadata(cluster * this.clusterSize, 'a refcount of 0 would hand out');
         this.setRefcountIn(block, index, 1);
         out.push(cluster * this.clusterSize);
         // Kept current at every step: a refcount table growth below starts at highWater.
@@ -776,6 +828,7 @@ export class Qcow2Image implements DiskImage {
       break;
     }
     for (let cluster = start; cluster < start + count; cluster++) {
+      this.checkNotMetadata(cluster * this.clusterSize, 'a new table would overwrite');
       const blockIndex = Math.floor(cluster / this.refcountsPerBlock);
       const block = (await this.refcountBlock(blockIndex))!;
       this.setRefcountIn(block, cluster - blockIndex * this.refcountsPerBlock, 1);
@@ -796,7 +849,9 @@ export class Qcow2Image implements DiskImage {
       return;
     }
     const cs = this.clusterSize;
+    this.checkNotMetadata(cluster * cs, 'a new refcount block would overwrite');
     const block = newTable(cluster * cs, new Uint8Array(cs));
+    this.metadata.add(block.offset);
     block.view.setUint16((cluster - blockIndex * this.refcountsPerBlock) * 2, 1);
     await this.file.write(block.bytes, 0, cs, block.offset);
     await this.file.datasync();
@@ -822,7 +877,14 @@ export class Qcow2Image implements DiskImage {
     const start = this.highWater;
     let tableClusters = Math.ceil(Math.max(minBlockIndex + 1, old.length * 2) / perCluster);
     let newBlocks: number[] = [];
+    const tooBig = (): never => {
+      throw new ImageRequestError(
+        this.path,
+        'the image has grown beyond the largest refcount table qcow2 allows',
+      );
+    };
     for (;;) {
+      if (tableClusters * cs > MAX_REFTABLE_BYTES) tooBig();
       const end = start + tableClusters + newBlocks.length;
       const missing: number[] = [];
       for (let b = Math.floor(start / perBlock); b <= Math.floor((end - 1) / perBlock); b++) {
@@ -837,11 +899,8 @@ export class Qcow2Image implements DiskImage {
       newBlocks = missing;
       if (!enough) tableClusters = Math.ceil((maxBlock + 1) / perCluster);
     }
-    if (tableClusters * cs > MAX_REFTABLE_BYTES) {
-      throw new ImageRequestError(
-        this.path,
-        'the image has grown beyond the largest refcount table qcow2 allows',
-      );
+    for (let cluster = start; cluster < start + tableClusters + newBlocks.length; cluster++) {
+      this.checkNotMetadata(cluster * cs, 'a new refcount table would overwrite');
     }
     const table = new Float64Array(tableClusters * perCluster);
     table.set(old);
@@ -880,7 +939,10 @@ export class Qcow2Image implements DiskImage {
     this.header.refcountTableOffset = start * cs;
     this.header.refcountTableClusters = tableClusters;
     this.refcountTable = table;
-    for (const block of blocks.values()) this.refcountCache.insert(block);
+    for (const block of blocks.values()) {
+      this.refcountCache.insert(block);
+      this.metadata.add(block.offset);
+    }
     this.highWater = Math.max(this.highWater, end);
     for (let c = 0; c < oldClusters; c++) await this.changeRefcount(oldOffset / cs + c, -1);
     await this.writeRefcounts();
