@@ -11,6 +11,7 @@ import {
   checkImage,
   createImage,
   ImageFormatError,
+  ImageRequestError,
   openImage,
 } from '../../../main/engine/storage/index.js';
 import { prng, qemuCheck, randomBytes, randomInt, tempDir } from './helpers.js';
