@@ -28,8 +28,8 @@ export class RawImage implements DiskImage {
     return new RawImage(path, file, await file.size(), readOnly);
   }
 
-  read(offset: number, into: Uint8Array): Promise<void> {
-    checkRange(this.path, this.virtualSize, offset, into.length);
+  async read(offset: number, into: Uint8Array): Promise<void> {
+    checkRange(this.path, this.virtualSize, offset, into.length); // rejects, never throws
     return readFully(this.file, into, 0, into.length, offset);
   }
 
