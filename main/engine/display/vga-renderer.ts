@@ -15,8 +15,8 @@
  *   map A or B), line-graphics 9th column for C0h-DFh (AR10 bit 2), blink or bright
  *   background (AR10 bit 3), cursor rows CR0A-CR0B at CR0E:CR0F.
  * Output is the mode's native size (mode 13h is 320x200, not QEMU's doubled 640x400); the
- * viewer scales. The line compare split screen is honoured; horizontal pel panning and
- * dot-clock doubling are not modelled.
+ * viewer scales. The line compare split screen and horizontal pel panning (graphics) are
+ * honoured; dot-clock doubling is not modelled.
  *
  * Only the scan lines whose VRAM pages the device's dirty log marks are re-converted (all of
  * them after a palette or mode change, or when the LFB is not tracked); each converted line is
@@ -69,6 +69,8 @@ interface Scanout {
    * VRAM address 0, the split screen of IBM VGA TR "Line Compare"; past the end when unused.
    */
   split: number;
+  /** Pixels the attribute controller's pel panning shifts the picture left (graphics). */
+  pan: number;
 }
 
 export interface TextSnapshot {
@@ -168,7 +170,7 @@ export class VgaRenderer implements DisplaySource {
     const planesWritten = this.vga.legacyWindow.planesWritten;
     this.vga.legacyWindow.planesWritten = 0;
     // Scrolling (start address), a new line pitch or font map moves pixels without writing VRAM.
-    const layoutKey = `${scan.start}:${scan.lineBytes}:${scan.split}:${this.vga.registers.sequencer[R.SEQ_CHARACTER_MAP_SELECT]}`;
+    const layoutKey = `${scan.start}:${scan.lineBytes}:${scan.split}:${scan.pan}:${this.vga.registers.sequencer[R.SEQ_CHARACTER_MAP_SELECT]}`;
     const layoutChanged = layoutKey !== this.layoutKey;
     this.layoutKey = layoutKey;
     const convertAll = full || paletteChanged || layoutChanged || !this.vga.vramWritesTracked;
@@ -242,6 +244,7 @@ export class VgaRenderer implements DisplaySource {
       cellHeight: 0,
       blank: false,
       split: Number.MAX_SAFE_INTEGER,
+      pan: 0,
     };
     if (vbe.enabled) {
       const depth = vbe.depth;
@@ -304,6 +307,13 @@ export class VgaRenderer implements DisplaySource {
         lineBytes,
         blank: screenOff,
         split,
+        // AR13: 0-7 pixels in 16-colour modes; in 256-colour modes bits 1-2 count whole pixels.
+        pan:
+          kind === 'planar4'
+            ? regs.attribute[R.ATC_HORIZONTAL_PEL_PANNING]! & 7
+            : kind === 'pal8'
+              ? (regs.attribute[R.ATC_HORIZONTAL_PEL_PANNING]! >> 1) & 3
+              : 0,
       };
     }
 
@@ -349,6 +359,7 @@ export class VgaRenderer implements DisplaySource {
       cellHeight: 0,
       blank: true,
       split: Number.MAX_SAFE_INTEGER,
+      pan: 0,
     };
   }
 
@@ -358,7 +369,7 @@ export class VgaRenderer implements DisplaySource {
     this.pixels32.fill(0xff000000);
     this.surfaceRows = pixelRows(this.pixels32);
     this.tiles = new TileDirtyMap(width, height);
-    this.scratch = new Uint32Array(Math.max(width, 16));
+    this.scratch = new Uint32Array(width + 16); // + room for pel panning
     this.scratchRows = pixelRows(this.scratch);
     this.textCache = new Uint16Array(0);
     this.lastCursorCell = -1;
@@ -396,15 +407,17 @@ export class VgaRenderer implements DisplaySource {
     return true;
   }
 
-  /** Copy the scratch row over surface row `y`, marking changed tiles. */
-  private commitRow(y: number, width: number): void {
-    commitRow(this.surfaceRows, y * width, this.scratchRows, 0, width, y, this.tiles);
+  /** Copy the scratch row (from pixel `skip`) over surface row `y`, marking changed tiles. */
+  private commitRow(y: number, width: number, skip = 0): void {
+    commitRow(this.surfaceRows, y * width, this.scratchRows, skip, width, y, this.tiles);
   }
 
   // ---- graphics ----
 
   private renderGraphics(scan: Scanout, convertAll: boolean): void {
-    const { width, height, start, lineBytes, kind } = scan;
+    const { height, start, lineBytes, kind, pan } = scan;
+    // Horizontal pel panning: convert `pan` more pixels, then drop the first `pan`.
+    const width = scan.width + pan;
     const vram = this.vga.vram;
     const bytes = vram.bytes;
     const size = vram.size;
@@ -437,14 +450,22 @@ export class VgaRenderer implements DisplaySource {
       if (!convertAll && !rangeDirty(this.pageLog, src, srcLength)) continue;
       if (src >= size) {
         out.fill(0xff000000, 0, width);
-        this.commitRow(y, width);
+        this.commitRow(y, scan.width, pan);
         continue;
       }
       switch (kind) {
         case 'rgb32':
           if (rgb32Aligned && src + width * 4 <= size) {
             // The common case: VRAM rows are already BGRX: compare and copy them natively.
-            commitRow(this.surfaceRows, y * width, this.vramRows, src >>> 2, width, y, this.tiles);
+            commitRow(
+              this.surfaceRows,
+              y * scan.width,
+              this.vramRows,
+              src >>> 2,
+              scan.width,
+              y,
+              this.tiles,
+            );
             continue;
           }
           for (let x = 0, s = src; x < width; x++, s += 4) {
@@ -516,7 +537,7 @@ export class VgaRenderer implements DisplaySource {
         default:
           break;
       }
-      this.commitRow(y, width);
+      this.commitRow(y, scan.width, pan);
     }
   }
 

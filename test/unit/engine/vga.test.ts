@@ -605,6 +605,22 @@ describe('vga scrolling', () => {
     expect(pixelAt(frame, 0, 239)).toBe(0xff000000);
   });
 
+  it('horizontal pel panning shifts 16-colour pixels left', () => {
+    const vga = makeVga();
+    setMode12(vga);
+    atc(vga, 1, 1);
+    dac(vga, 1, 63, 63, 63);
+    vga.vram.bytes[1 * 4] = 0x80; // plane 0, planar address 1: pixel 8 of line 0
+    vga.markDirty(0, 8);
+    const renderer = new VgaRenderer(vga);
+    expect(pixelAt(renderer.renderFrame(), 8, 0)).toBe(0xffffffff);
+    atc(vga, 0x13, 3);
+    const frame = renderer.renderFrame();
+    expect(pixelAt(frame, 5, 0)).toBe(0xffffffff);
+    expect(pixelAt(frame, 8, 0)).toBe(0xff000000);
+    expect(frame.width).toBe(640);
+  });
+
   it('VBE Y_OFFSET page flips redraw', () => {
     const vga = makeVga();
     setVbeMode(vga, 640, 480, 32);
