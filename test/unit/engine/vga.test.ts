@@ -527,6 +527,24 @@ describe('vga rendering', () => {
     expect(renderer.textSnapshot()!.rows).toBe(50);
   });
 
+  it('text mode: 40x25 from CRTC values, and bright backgrounds when blinking is off', () => {
+    const vga = makeVga();
+    setMode03(vga);
+    crtc(vga, 0x01, 0x27); // 40 characters
+    crtc(vga, 0x13, 0x14);
+    seq(vga, 0x01, 0x08); // half dot clock, 9-dot cells
+    atc(vga, 0x10, 0x04); // blink off: attribute bit 7 is background intensity
+    dac(vga, 12, 63, 21, 21); // palette entry 12 (bright red background)
+    crtc(vga, 0x0a, 0x20);
+    memWrite(vga, 0xb8000 + 2 * 41, 0x00); // row 1, column 1
+    memWrite(vga, 0xb8000 + 2 * 41 + 1, 0xc0);
+    const renderer = new VgaRenderer(vga, { now: () => 600 });
+    const frame = renderer.renderFrame();
+    expect([frame.width, frame.height]).toEqual([360, 400]);
+    expect(renderer.textSnapshot()!.cols).toBe(40);
+    expect(pixelAt(frame, 9 + 4, 16 + 4)).toBe(0xffff5555);
+  });
+
   it('blinking attributes alternate with the blink phase', () => {
     const vga = makeVga();
     setMode03(vga);
