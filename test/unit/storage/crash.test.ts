@@ -21,6 +21,7 @@ async function crashRun(
   seed: number,
   snapshots: number,
   bulk = 0,
+  discardShare = 0.2,
 ): Promise<void> {
   const tag = `seed ${seed}, cluster ${clusterSize}`;
   const rand = prng(seed);
@@ -52,7 +53,7 @@ async function crashRun(
       const len = (1 + randomInt(rand, (clusterSize * 3) / 512)) * 512;
       const off = randomInt(rand, (size - len) / 512) * 512;
       const pick = rand();
-      if (pick < 0.6) ops.push(image.write(off, randomBytes(rand, len)));
+      if (pick < 0.8 - discardShare) ops.push(image.write(off, randomBytes(rand, len)));
       else if (pick < 0.8) ops.push(image.discard(off, len));
       else ops.push(image.writeZeroes(off, len, { unmap: rand() < 0.5 }));
     }
@@ -98,5 +99,7 @@ describe('a crash at any write leaves a consistent image', () => {
   it('512-byte clusters, 10 MiB written (refcount table growth)', () =>
     crashRun(512, 104, 12, 10 << 20));
   it('4 KiB clusters', () => crashRun(4096, 102, 24));
+  it('4 KiB clusters, discard-heavy with flushes (free ordering)', () =>
+    crashRun(4096, 105, 40, 0, 0.5));
   it('64 KiB clusters', () => crashRun(65536, 103, 16));
 });

@@ -12,7 +12,7 @@ export class MemoryFile implements StorageFile {
   private length: number;
   private durable: Uint8Array;
   private pending: Array<{ position: number; bytes: Uint8Array }> = [];
-  /** Called before each write is applied (the test takes crash snapshots here). */
+  /** Called before each write and each sync (the test takes crash snapshots here). */
   onWrite: (() => void) | undefined;
   writes = 0;
 
@@ -45,6 +45,7 @@ export class MemoryFile implements StorageFile {
   }
 
   datasync(): Promise<void> {
+    this.onWrite?.(); // a power cut just before the sync completes
     this.durable = this.current.slice(0, this.length);
     this.pending = [];
     return Promise.resolve();

@@ -60,6 +60,9 @@ import { checkQcow2 } from './check.js';
 /** Bytes of L2 tables cached per image (QEMU's default is 1 MiB; more costs little here). */
 const L2_CACHE_BYTES = 4 << 20;
 const REFCOUNT_CACHE_BYTES = 2 << 20;
+/** Metadata syncs happen at the guest's flush, or sooner once this many L2 tables wait. */
+const MAX_UNLINKED_TABLES = 16;
+const MAX_PENDING_FREES = 8192;
 
 export interface Qcow2OpenOptions {
   readOnly: boolean;
@@ -114,6 +117,10 @@ export class Qcow2Image implements DiskImage {
   /** In-place runs found by the write fast path: [pos, length, host] triples; reused. */
   private readonly runScratch: number[] = [];
   private closed = false;
+  /** L2 tables whose changed entries wait for the next metadata sync (see syncMetadata). */
+  private readonly unlinked = new Set<Table>();
+  /** Entries unlinked since the last sync: their clusters are freed after it. */
+  private pendingFrees: Array<{ hi: number; lo: number }> = [];
   /**
    * Host offsets of every L2 table and refcount block, so an allocation or a write that would
    * land on metadata (a damaged refcount or L2 entry) is refused instead of destroying the image
@@ -427,7 +434,7 @@ export class Qcow2Image implements DiskImage {
     } else {
       await done;
     }
-    if (opts?.fua) await this.file.datasync();
+    if (opts?.fua) await this.flush();
   }
 
   /**
@@ -595,14 +602,48 @@ export class Qcow2Image implements DiskImage {
     endRun();
     await Promise.all(writes);
     if (cows.length === 0 && !tablesCreated) return;
-    await this.file.datasync();
-    const tables = new Set<Table>();
+    // Linked in memory now (reads see the new data); on disk at the next metadata sync, after
+    // an fdatasync has made the data and refcounts durable.
     for (const c of cows) {
       setEntry(c.table, c.l2Index, HI_COPIED | offsetHi(c.host), offsetLo(c.host));
-      tables.add(c.table);
+      this.unlinked.add(c.table);
     }
+    for (const f of freed) this.pendingFrees.push(f);
+    await this.syncMetadataIfMany();
+  }
+
+  /**
+   * Writes the L1/L2 entries changed since the last sync, in the crash-safe order: fdatasync
+   * (the data clusters, new tables and raised refcounts they point at are durable), then the
+   * entries; then, if clusters were unlinked, fdatasync again and lower their refcounts.
+   * Deferring this to the guest's flush is what lets many allocating writes share one
+   * fdatasync (QEMU's qcow2 cache does the same with its flush dependencies).
+   */
+  private async syncMetadata(): Promise<void> {
+    if (
+      this.unlinked.size === 0 &&
+      this.l1.dirtyLo === Infinity &&
+      this.pendingFrees.length === 0
+    ) {
+      return;
+    }
+    await this.file.datasync();
+    const tables = [...this.unlinked];
+    this.unlinked.clear();
     await this.writeTables(tables);
-    if (freed.length > 0) await this.freeEntries(freed);
+    const frees = this.pendingFrees;
+    this.pendingFrees = [];
+    if (frees.length > 0) await this.freeEntries(frees);
+  }
+
+  /** Bounds what a sync must write (and the pinned tables) when the guest rarely flushes. */
+  private async syncMetadataIfMany(): Promise<void> {
+    if (
+      this.unlinked.size >= MAX_UNLINKED_TABLES ||
+      this.pendingFrees.length >= MAX_PENDING_FREES
+    ) {
+      await this.syncMetadata();
+    }
   }
 
   /** Writes the L1 table's and the given L2 tables' changed entries. */
@@ -708,9 +749,9 @@ export class Qcow2Image implements DiskImage {
           changed.add(table);
         }
       }
-      if (created.any) await this.file.datasync();
-      await this.writeTables(changed);
-      if (freed.length > 0) await this.freeEntries(freed);
+      for (const t of changed) this.unlinked.add(t);
+      for (const f of freed) this.pendingFrees.push(f);
+      await this.syncMetadataIfMany();
     } finally {
       for (const t of pinned) t.pins--;
     }
@@ -969,8 +1010,12 @@ export class Qcow2Image implements DiskImage {
     await this.file.datasync();
   }
 
-  flush(): Promise<void> {
-    return this.file.datasync();
+  async flush(): Promise<void> {
+    if (this.readOnly) return;
+    await this.lock.run(async () => {
+      await this.syncMetadata();
+      await this.file.datasync();
+    });
   }
 
   async resize(newSize: number): Promise<void> {
@@ -978,6 +1023,7 @@ export class Qcow2Image implements DiskImage {
     checkNewSize(this.path, this.virtualSize, newSize);
     await this.lock.run(async () => {
       await this.markDirty();
+      await this.syncMetadata(); // the L1 table is copied below: write what it points at first
       const needed = l1EntriesFor(newSize, this.clusterBits);
       if (needed > this.header.l1Size) await this.growL1(needed);
       const field = new Uint8Array(8);
@@ -1058,6 +1104,7 @@ export class Qcow2Image implements DiskImage {
     try {
       await this.lock.run(async () => {
         if (this.readOnly) return;
+        await this.syncMetadata();
         await this.file.datasync();
         if (this.dirtyMarked) {
           this.header.incompatible &= ~INCOMPAT_DIRTY;
