@@ -17,6 +17,8 @@ import { ostypes } from './commands/ostypes.js';
 import { serve } from './commands/serve.js';
 import { run } from './commands/run.js';
 import { showvminfo } from './commands/showvminfo.js';
+import { screenshot } from './commands/screenshot.js';
+import { sendkey } from './commands/sendkey.js';
 
 /** The registry: add a verb by adding its file and one line here. */
 export const COMMANDS: readonly CliCommand[] = [
@@ -24,6 +26,8 @@ export const COMMANDS: readonly CliCommand[] = [
   createvm,
   modifyvm,
   showvminfo,
+  screenshot,
+  sendkey,
   deletevm,
   ostypes,
   serve,

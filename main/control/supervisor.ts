@@ -33,6 +33,7 @@ import {
 } from '../../preload/contract.js';
 import type { VmConfig } from '../../preload/vm-config.js';
 import { spawnVmHost, type VmHostProcess } from '../engine/host/spawn.js';
+import { controlSocketFolder, SOCKET_PATH_MAX } from '../engine/host/control-socket.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 export const RUN_FILE = '.vireo-run.json';
@@ -52,6 +53,8 @@ const RunFile = z.object({
    */
   bootId: z.string().max(64).optional(),
   startTicks: z.number().int().nonnegative().optional(),
+  /** The VM host's control socket (screenshot, sendkey from other processes). */
+  control: z.string().max(200).optional(),
 });
 type RunFile = z.infer<typeof RunFile>;
 
@@ -150,7 +153,7 @@ export class Supervisor {
    */
   async recordRun(
     folder: string,
-    run: { pid: number; state: VmState; reason?: string | null },
+    run: { pid: number; state: VmState; reason?: string | null; control?: string },
     startedAt = new Date(),
   ): Promise<void> {
     const record: RunFile = {
@@ -160,6 +163,7 @@ export class Supervisor {
       reason: run.reason ?? null,
       bootId: bootId(),
       startTicks: startTicks(run.pid),
+      ...(run.control ? { control: run.control } : {}),
     };
     await writeFileAtomic(
       path.join(folder, RUN_FILE),
@@ -195,6 +199,8 @@ export class Supervisor {
     if (this.children.has(folder))
       throw new BridgeFailure('invalid-state', 'The VM is already starting or running.');
     const script = this.hostScript();
+    const socketPath = path.join(controlSocketFolder(), `${config.id}.sock`);
+    const control = socketPath.length <= SOCKET_PATH_MAX ? socketPath : undefined;
     const resolveInFolder = (p: string): string => path.resolve(folder, p);
     const logs = path.join(folder, LOGS_FOLDER);
     await fs.mkdir(logs, { recursive: true });
@@ -218,7 +224,16 @@ export class Supervisor {
         .then(() =>
           state === 'powered-off'
             ? this.clearRun(folder)
-            : this.recordRun(folder, { pid: child.process.pid, state, reason }, child.startedAt),
+            : this.recordRun(
+                folder,
+                {
+                  pid: child.process.pid,
+                  state,
+                  reason,
+                  ...(control && state !== 'aborted' ? { control } : {}),
+                },
+                child.startedAt,
+              ),
         )
         .catch((e: unknown) => {
           process.stderr.write(`vireo: cannot record the state of ${folder}: ${String(e)}\n`);
@@ -274,7 +289,7 @@ export class Supervisor {
           publish(outcome, outcome === 'aborted' ? reason : null);
         },
       },
-      { logFile: logFd },
+      { logFile: logFd, ...(control ? { controlSocket: control } : {}) },
     );
     publish('starting', null);
     await chain;
@@ -374,6 +389,12 @@ export class Supervisor {
   /** Powers off every VM this process started (the app is quitting). */
   powerOffAll(): void {
     for (const child of this.children.values()) child.process.send({ type: 'power-off' });
+  }
+
+  /** The control socket of the VM in `folder` if its host process runs (any Vireo process). */
+  async controlSocket(folder: string): Promise<string | null> {
+    const run = await this.readRun(folder);
+    return run?.control && stillRunning(run) ? run.control : null;
   }
 
   private async readRun(folder: string): Promise<RunFile | null> {

@@ -4,6 +4,7 @@
  * state visible to every Vireo process; serial input and output go through the supervisor;
  * pause, resume and power off act on that process; Logs/serial.log keeps the console.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,12 +16,13 @@ import { GUEST_APPEND, linuxGuest } from './linux-guest.js';
 const home = mkdtempSync(path.join(os.tmpdir(), 'vireo-start-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
+let tail: () => string = () => '';
 async function until<T>(what: string, probe: () => Promise<T | null> | T | null): Promise<T> {
-  const deadline = Date.now() + 240_000;
+  const deadline = Date.now() + 90_000;
   for (;;) {
     const v = await probe();
     if (v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${tail()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -60,6 +62,7 @@ describe('vm.start on a Linux-kernel VM (real KVM)', () => {
     const folder = started.folder;
     const sup = plane.library.supervisor;
     const serial = (): string => Buffer.from(sup.serialScrollback(folder) ?? []).toString('utf8');
+    tail = () => serial().slice(-3000);
 
     await until('running', async () => (await h['vm.get']({ id: created.id })).state === 'running');
     const run = JSON.parse(readFileSync(path.join(folder, RUN_FILE), 'utf8')) as { pid: number };
@@ -95,6 +98,30 @@ describe('vm.start on a Linux-kernel VM (real KVM)', () => {
     expect((await h['vm.resume']({ id: created.id })).state).toBe('running');
     sup.sendSerialInput(folder, Buffer.from('echo after=$((40+2))\n'));
     await until('an answer after resume', () => serial().includes('after=42'));
+
+    // The PS/2 keyboard from another process: `vireo sendkey` through the control socket. Each
+    // key is a make and a break code, each one IRQ 1 the guest's i8042 driver takes.
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [path.resolve('bin/vireo.js'), '--home', home, ...args], {
+        encoding: 'utf8',
+      });
+    const irq1 = async (mark: string): Promise<number> => {
+      sup.sendSerialInput(folder, Buffer.from(`echo ${mark}; grep i8042 /proc/interrupts\n`));
+      const m = await until(`IRQ 1 count ${mark}`, () =>
+        new RegExp(`\\n${mark}\\r?\\n\\s*1:\\s+(\\d+)\\s+(\\d+)`).exec(serial()),
+      );
+      return Number(m[1]) + Number(m[2]);
+    };
+    const before = await irq1('IRQ-BEFORE');
+    const keys = cli('sendkey', 'direct', 'v', 'i', 'r', 'e', 'o', 'ret');
+    expect(keys.status, keys.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await irq1('IRQ-AFTER')) - before).toBe(12);
+    expect(cli('sendkey', 'direct', 'nosuchkey').status).toBe(2);
+    // A direct-boot VM has no screen: a clear error, exit 1.
+    const shot = cli('screenshot', 'direct', path.join(home, 'x.png'));
+    expect(shot.status).toBe(1);
+    expect(shot.stderr).toContain('no display');
 
     const off = await h['vm.powerOff']({ id: created.id });
     expect(off.state).toBe('powered-off');

@@ -13,7 +13,12 @@ import { VmStatsSample } from '../../../preload/contract.js';
 import { VmLaunchOptions } from '../vm-launch.js';
 
 export const ParentToHost = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('launch'), options: VmLaunchOptions }),
+  z.object({
+    type: z.literal('launch'),
+    options: VmLaunchOptions,
+    /** Where to serve the control socket (./control-socket.ts), if anywhere. */
+    controlSocket: z.string().min(1).max(107).optional(),
+  }),
   z.object({ type: z.literal('serial-input'), data: z.base64().max(1 << 20) }),
   z.object({ type: z.literal('pause') }),
   z.object({ type: z.literal('resume') }),

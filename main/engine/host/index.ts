@@ -17,6 +17,7 @@ import { LaunchError, validateLaunch } from '../vm-launch.js';
 import type { HostToParent } from './host-protocol.js';
 import { ParentToHost } from './host-protocol.js';
 import { VmHost } from './vm-host.js';
+import { serveControlSocket } from './control-socket.js';
 
 const WORKER_URL = new URL('./vcpu-worker.js', import.meta.url);
 
@@ -109,7 +110,19 @@ async function main(): Promise<void> {
     return;
   }
   for (const m of pending.splice(0)) act(m);
+  let closeControl: (() => void) | undefined;
+  if (launch.controlSocket) {
+    const running = host;
+    closeControl = await serveControlSocket(launch.controlSocket, {
+      screenshot: () => running.screenshotPng(),
+      sendKeys: (chords) => running.sendKeys(chords),
+    }).catch((e: unknown) => {
+      send({ type: 'log', line: `no control socket: ${String(e)}` });
+      return undefined;
+    });
+  }
   const outcome = await host.outcome;
+  closeControl?.();
   if (outcome.kind === 'aborted') end('aborted', outcome.reason, outcome.report);
   else end('powered-off', outcome.reason, null);
 }

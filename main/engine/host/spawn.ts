@@ -30,7 +30,7 @@ export function spawnVmHost(
   hostScript: string | URL,
   launch: VmLaunchInput,
   events: VmHostProcessEvents,
-  options: { logFile?: number } = {},
+  options: { logFile?: number; controlSocket?: string } = {},
 ): VmHostProcess {
   const script = typeof hostScript === 'string' ? hostScript : fileURLToPath(hostScript);
   const child: ChildProcess = spawn(process.execPath, [script], {
@@ -68,7 +68,11 @@ export function spawnVmHost(
     finish('aborted', `cannot start the VM host process: ${e.message}`, null),
   );
   // The host validates the options again (VmLaunchOptions): it trusts no one either.
-  child.send({ type: 'launch', options: launch });
+  child.send({
+    type: 'launch',
+    options: launch,
+    ...(options.controlSocket ? { controlSocket: options.controlSocket } : {}),
+  });
   return {
     pid: child.pid ?? -1,
     send: (message) => {

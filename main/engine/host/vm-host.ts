@@ -20,6 +20,7 @@ import type { ValidatedLaunch } from '../vm-launch.js';
 import { formatFault } from './fault-report.js';
 import { exitTrace } from '../hypervisor/exit-dispatch.js';
 import { VmStatsSampler } from './stats.js';
+import { parseKeyChord } from '../devices/i8042/scancodes.js';
 import { VgaRenderer } from '../display/vga-renderer.js';
 import { encodeFramePng } from '../display/png.js';
 import type { VmStatsSample } from '../../../preload/contract.js';
@@ -45,6 +46,9 @@ export interface VmHostOptions {
   /** For tests and other backends; defaults to KVM on /dev/kvm. */
   hypervisor?: Hypervisor;
 }
+
+/** Pause between key chords of one sendKeys call. */
+const KEY_CHORD_GAP_MS = 20;
 
 /** Serial input retry period while the UART's host queue is full. */
 const INPUT_RETRY_MS = 5;
@@ -172,6 +176,22 @@ export class VmHost {
     if (this.renderer?.vga !== vga) this.renderer = { vga, renderer: new VgaRenderer(vga) };
     this.renderer.renderer.invalidate();
     return encodeFramePng(this.renderer.renderer.renderFrame());
+  }
+
+  /**
+   * Types key chords ("ctrl-alt-delete", "a", "ret") on the PS/2 keyboard: each chord's keys
+   * pressed in order and released in reverse, with a short pause between chords so the guest's
+   * keyboard handler keeps up. Unknown names are refused before any key is pressed.
+   */
+  async sendKeys(chords: readonly string[]): Promise<void> {
+    const parsed = chords.map((c) => parseKeyChord(c));
+    for (const keys of parsed) {
+      const keyboard = this.machine?.keyboard;
+      if (!keyboard || this.ending) throw new Error('the VM is not running');
+      for (const k of keys) keyboard.keyEvent(k, true);
+      for (const k of [...keys].reverse()) keyboard.keyEvent(k, false);
+      await new Promise((r) => setTimeout(r, KEY_CHORD_GAP_MS));
+    }
   }
 
   /** Keyboard input for the guest's serial console. */

@@ -33,6 +33,8 @@ export interface AssembledMachine {
   ramBytes: number;
   /** Called when the VM stops or resets: write out half-collected log lines. */
   flushLogs?(): void;
+  /** The PS/2 keyboard behind the i8042 (`KeyboardEvent.code` names). */
+  keyboard?: { keyEvent(code: string, down: boolean): boolean };
   /** The display adapter, for machines that have a screen. */
   vga?: StdVga;
 }

@@ -46,6 +46,7 @@ export function assembleDirectMachine(
     initialStates: [layout.bsp],
     serial: devices.serial,
     acpiPm: devices.acpiPm,
+    keyboard: devices.i8042,
     ramBytes: boot.plan.memoryBytes,
   };
 }

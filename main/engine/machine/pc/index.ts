@@ -114,6 +114,7 @@ export function assemblePcMachine(
     acpiPm,
     ramBytes: pc.memoryBytes,
     flushLogs: () => debug.flush(),
+    keyboard: i8042,
     vga,
     i8042,
   };

@@ -1,0 +1,146 @@
+/**
+ * The VM host's control socket: a Unix socket (mode 0600, in a 0700 folder of this user) on
+ * which other Vireo processes (the CLI's `vireo screenshot` and `vireo sendkey`, a second
+ * `vireo serve`) ask a running VM for its screen or type keys into it, as QEMU's QMP socket
+ * serves `screendump` and `send-key`. The supervisor records the path in the VM's run file.
+ *
+ * Protocol: one JSON object per line each way, zod-validated on both sides; a request line
+ * longer than 64 KiB closes the connection. Requests: `{"command":"screenshot"}` answers
+ * `{"ok":true,"png":"<base64>"}`; `{"command":"sendkey","chords":["ctrl-alt-delete","a"]}`
+ * answers `{"ok":true}` once the keys were pressed and released. Errors: `{"ok":false,
+ * "error":"..."}`.
+ *
+ * Runtime: engine (VM host process) and CLI (client).
+ */
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const ControlRequest = z.discriminatedUnion('command', [
+  z.object({ command: z.literal('screenshot') }),
+  z.object({
+    command: z.literal('sendkey'),
+    chords: z.array(z.string().min(1).max(100)).min(1).max(256),
+  }),
+]);
+export type ControlRequest = z.infer<typeof ControlRequest>;
+
+export const ControlResponse = z.union([
+  z.object({ ok: z.literal(true), png: z.base64().optional() }),
+  z.object({ ok: z.literal(false), error: z.string() }),
+]);
+export type ControlResponse = z.infer<typeof ControlResponse>;
+
+export interface ControlHandlers {
+  /** PNG bytes of the screen, or null when the machine has none. */
+  screenshot(): Uint8Array | null;
+  /** Presses and releases each chord in turn; throws with a message for unknown keys. */
+  sendKeys(chords: readonly string[]): Promise<void>;
+}
+
+const MAX_LINE = 64 * 1024;
+
+/** Unix socket paths are limited to 107 bytes (unix(7), sun_path). */
+export const SOCKET_PATH_MAX = 107;
+
+export function controlSocketFolder(): string {
+  const base = process.env.XDG_RUNTIME_DIR ?? '/tmp';
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  return path.join(base, `vireo-${uid}`);
+}
+
+/** Listens on `socketPath`; resolves with a function that closes it and removes the file. */
+export async function serveControlSocket(
+  socketPath: string,
+  handlers: ControlHandlers,
+): Promise<() => void> {
+  mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  rmSync(socketPath, { force: true });
+  const server = net.createServer((socket) => {
+    let buffered = '';
+    socket.setEncoding('utf8');
+    const reply = (r: ControlResponse): void => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify(r)}\n`);
+    };
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      if (buffered.length > MAX_LINE) return void socket.destroy();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        void answer(line, handlers).then(reply);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  chmodSync(socketPath, 0o600);
+  return () => {
+    server.close();
+    rmSync(socketPath, { force: true });
+  };
+}
+
+async function answer(line: string, handlers: ControlHandlers): Promise<ControlResponse> {
+  let request: ControlRequest;
+  try {
+    const parsed = ControlRequest.safeParse(JSON.parse(line));
+    if (!parsed.success) return { ok: false, error: 'malformed request' };
+    request = parsed.data;
+  } catch {
+    return { ok: false, error: 'a request is one JSON object per line' };
+  }
+  try {
+    if (request.command === 'screenshot') {
+      const png = handlers.screenshot();
+      if (!png)
+        return { ok: false, error: 'this VM has no display (it boots a Linux kernel directly)' };
+      return { ok: true, png: Buffer.from(png).toString('base64') };
+    }
+    await handlers.sendKeys(request.chords);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** One request to a VM host's control socket. Rejects with a readable message. */
+export function controlRequest(
+  socketPath: string,
+  request: ControlRequest,
+  timeoutMs = 30_000,
+): Promise<ControlResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(socketPath);
+    let buffered = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the VM did not answer within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      const nl = buffered.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      socket.end();
+      try {
+        const parsed = ControlResponse.safeParse(JSON.parse(buffered.slice(0, nl)));
+        if (parsed.success) resolve(parsed.data);
+        else reject(new Error('the VM host answered something unreadable'));
+      } catch {
+        reject(new Error('the VM host answered something unreadable'));
+      }
+    });
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot reach the VM's control socket ${socketPath}: ${e.message}`));
+    });
+  });
+}
