@@ -70,7 +70,9 @@ describe('VM host control socket', () => {
       ok: false,
       error: 'malformed request',
     });
-    expect(JSON.parse(await rawExchange('{"command":"sendkey","chords":[]}\n')).ok).toBe(false);
+    expect(
+      (JSON.parse(await rawExchange('{"command":"sendkey","chords":[]}\n')) as { ok: boolean }).ok,
+    ).toBe(false);
     // 100 KiB without a newline: the connection is closed, the server lives on.
     expect(await rawExchange('x'.repeat(100 * 1024))).toBe('');
     const again = await controlRequest(path.join(dir, 'vm.sock'), { command: 'screenshot' });
