@@ -117,6 +117,13 @@ export class Qcow2Image implements DiskImage {
   /** In-place runs found by the write fast path: [pos, length, host] triples; reused. */
   private readonly runScratch: number[] = [];
   private closed = false;
+  /**
+   * Every byte at or past this offset is known to be zero: the file ended there at open and no
+   * cluster at or past it has been allocated since (each allocation moves it past the cluster).
+   */
+  private fileEnd: number;
+  /** Fresh clusters from past `fileEnd` (still all zeros): a partial write need not fill them. */
+  private readonly virginClusters = new Set<number>();
   /** L2 tables whose changed entries wait for the next metadata sync (see syncMetadata). */
   private readonly unlinked = new Set<Table>();
   /** Entries unlinked since the last sync: their clusters are freed after it. */
@@ -146,6 +153,7 @@ export class Qcow2Image implements DiskImage {
     this.l1 = l1;
     this.refcountTable = refcountTable;
     this.highWater = Math.ceil(fileSize / this.clusterSize);
+    this.fileEnd = fileSize;
     this.l2Cache = new TableCache(
       file,
       this.clusterSize,
@@ -493,6 +501,7 @@ export class Qcow2Image implements DiskImage {
       table = await this.l2Cache.get(l2Offset);
     } else {
       const [host] = await this.allocClusters(1);
+      this.virginClusters.delete(host!); // written in full just below
       table = newTable(host!, new Uint8Array(this.clusterSize));
       this.metadata.add(host!);
       this.l2Cache.insert(table);
@@ -564,10 +573,36 @@ export class Qcow2Image implements DiskImage {
     writes: Promise<void>[],
     tablesCreated: boolean,
   ): Promise<void> {
-    const cs = this.clusterSize;
     const needNew = cows.filter((c) => c.host === 0 || c.kind !== Kind.Zero);
-    const fresh = needNew.length > 0 ? await this.allocClusters(needNew.length) : [];
+    const fresh = needNew.length > 0 ? await this.allocClusters(needNew.length, writes) : [];
     const freed: Array<{ hi: number; lo: number }> = [];
+    try {
+      await this.fillClusters(cows, fresh, from, writes, freed);
+    } catch (error) {
+      await Promise.allSettled(writes); // nothing left running against tables we are leaving
+      throw error;
+    }
+    await Promise.all(writes);
+    if (cows.length === 0 && !tablesCreated) return;
+    // Linked in memory now (reads see the new data); on disk at the next metadata sync, after
+    // an fdatasync has made the data and refcounts durable.
+    for (const c of cows) {
+      setEntry(c.table, c.l2Index, HI_COPIED | offsetHi(c.host), offsetLo(c.host));
+      this.unlinked.add(c.table);
+    }
+    for (const f of freed) this.pendingFrees.push(f);
+    await this.syncMetadataIfMany();
+  }
+
+  /** Builds and writes each new cluster's contents (whole-cluster runs in one write). */
+  private async fillClusters(
+    cows: CowCluster[],
+    fresh: number[],
+    from: Uint8Array,
+    writes: Promise<void>[],
+    freed: Array<{ hi: number; lo: number }>,
+  ): Promise<void> {
+    const cs = this.clusterSize;
     let k = 0;
     // Whole clusters that are next to each other both in the request and in the file go out as
     // one write (fresh clusters are usually contiguous: the allocator hands out the lowest free).
@@ -581,6 +616,7 @@ export class Qcow2Image implements DiskImage {
     for (const c of cows) {
       const reuse = c.kind === Kind.Zero && c.host !== 0;
       if (!reuse) c.host = fresh[k++]!;
+      const virgin = !reuse && this.virginClusters.delete(c.host);
       if (c.kind === Kind.Compressed) freed.push({ hi: c.hi, lo: c.lo });
       if (c.length === cs) {
         if (runLength > 0 && runPos + runLength === c.pos && runHost + runLength === c.host) {
@@ -593,6 +629,16 @@ export class Qcow2Image implements DiskImage {
         }
         continue;
       }
+      const oldIsZero =
+        c.kind === Kind.Zero ||
+        (c.kind === Kind.Unallocated &&
+          (this.backing === undefined || c.guestStart >= this.backing.virtualSize));
+      if (virgin && oldIsZero) {
+        // The cluster has never been written and its old contents are zeros: write only the
+        // guest's bytes; the rest reads as zeros (a hole, or past the end of the file).
+        writes.push(this.file.write(from, c.pos, c.length, c.host + c.inCluster));
+        continue;
+      }
       const buffer = new Uint8Array(cs);
       if (c.kind === Kind.Unallocated) await this.readUnallocated(c.guestStart, buffer, 0, cs);
       else if (c.kind === Kind.Compressed) buffer.set(await this.readCompressed(c.hi, c.lo));
@@ -600,16 +646,6 @@ export class Qcow2Image implements DiskImage {
       writes.push(this.file.write(buffer, 0, cs, c.host));
     }
     endRun();
-    await Promise.all(writes);
-    if (cows.length === 0 && !tablesCreated) return;
-    // Linked in memory now (reads see the new data); on disk at the next metadata sync, after
-    // an fdatasync has made the data and refcounts durable.
-    for (const c of cows) {
-      setEntry(c.table, c.l2Index, HI_COPIED | offsetHi(c.host), offsetLo(c.host));
-      this.unlinked.add(c.table);
-    }
-    for (const f of freed) this.pendingFrees.push(f);
-    await this.syncMetadataIfMany();
   }
 
   /**
@@ -811,6 +847,12 @@ export class Qcow2Image implements DiskImage {
     }
   }
 
+  /** Moves `fileEnd` past a cluster just allocated (see fileEnd). */
+  private noteAllocated(cluster: number): void {
+    const end = (cluster + 1) * this.clusterSize;
+    if (end > this.fileEnd) this.fileEnd = end;
+  }
+
   /** Writes every refcount block with changes (they are pinned until written). */
   private async writeRefcounts(): Promise<void> {
     const blocks = [...this.dirtyRefcountBlocks];
@@ -822,7 +864,7 @@ export class Qcow2Image implements DiskImage {
    * Allocates `count` clusters (lowest free first, so holes left by discards are reused), sets
    * their refcounts to 1 and writes the refcount blocks. Returns host offsets.
    */
-  private async allocClusters(count: number): Promise<number[]> {
+  private async allocClusters(count: number, refcountWrites?: Promise<void>[]): Promise<number[]> {
     const out: number[] = [];
     let cluster = this.freeHint;
     while (out.length < count) {
@@ -838,14 +880,20 @@ export class Qcow2Image implements DiskImage {
         if (block.view.getUint16(index * 2) !== 0) continue;
         this.checkNotMetadata(cluster * this.clusterSize, 'a refcount of 0 would hand out');
         this.setRefcountIn(block, index, 1);
-        out.push(cluster * this.clusterSize);
+        const host = cluster * this.clusterSize;
+        if (host >= this.fileEnd) this.virginClusters.add(host);
+        this.noteAllocated(cluster);
+        out.push(host);
         // Kept current at every step: a refcount table growth below starts at highWater.
         if (cluster >= this.highWater) this.highWater = cluster + 1;
       }
     }
     this.freeHint = cluster;
     if (cluster > this.highWater) this.highWater = cluster;
-    await this.writeRefcounts();
+    // The caller may take the refcount write along with its data writes (one round trip for
+    // both): either way it completes before the fdatasync that precedes any link to these.
+    if (refcountWrites) refcountWrites.push(this.writeRefcounts());
+    else await this.writeRefcounts();
     return out;
   }
 
@@ -873,6 +921,7 @@ export class Qcow2Image implements DiskImage {
       const blockIndex = Math.floor(cluster / this.refcountsPerBlock);
       const block = (await this.refcountBlock(blockIndex))!;
       this.setRefcountIn(block, cluster - blockIndex * this.refcountsPerBlock, 1);
+      this.noteAllocated(cluster);
     }
     this.highWater = Math.max(this.highWater, start + count);
     await this.writeRefcounts();
@@ -902,6 +951,7 @@ export class Qcow2Image implements DiskImage {
     new DataView(entry.buffer).setBigUint64(0, BigInt(block.offset));
     await this.file.write(entry, 0, 8, this.header.refcountTableOffset + blockIndex * 8);
     if (cluster + 1 > this.highWater) this.highWater = cluster + 1;
+    this.noteAllocated(cluster);
   }
 
   /**
@@ -985,6 +1035,7 @@ export class Qcow2Image implements DiskImage {
       this.metadata.add(block.offset);
     }
     this.highWater = Math.max(this.highWater, end);
+    this.noteAllocated(end - 1);
     for (let c = 0; c < oldClusters; c++) await this.changeRefcount(oldOffset / cs + c, -1);
     await this.writeRefcounts();
   }
