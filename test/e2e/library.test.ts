@@ -162,12 +162,12 @@ describe('the VM library in the browser', () => {
     await shot(page, '07-after-cli-change');
   });
 
-  it('says why Start cannot run yet instead of pretending', async () => {
+  it('says why a firmware-boot VM cannot start yet instead of pretending', async () => {
     await page.getByTestId('tool-start').click();
     await page.getByTestId('error-banner').waitFor();
-    expect(await page.getByTestId('error-banner').innerText()).toContain(
-      'cannot start this machine yet',
-    );
+    const text = await page.getByTestId('error-banner').innerText();
+    expect(text).toContain('needs the PC machine, which is not built yet');
+    expect(text).toContain('"Linux kernel"');
     await shot(page, '08-start-unavailable');
   });
 
