@@ -36,7 +36,6 @@ import {
   OFF_INCOMPATIBLE,
   OFF_REFCOUNT_TABLE,
   OFF_SIZE,
-  OFF_L1_SIZE,
   parseHeader,
   type Qcow2Header,
 } from './header.js';
@@ -80,6 +79,8 @@ const enum Kind {
 
 /** A guest cluster the current write needs a new host cluster (or a reused zero cluster) for. */
 interface CowCluster {
+  /** The request's bytes (requests of one batch each bring their own). */
+  from: Uint8Array;
   table: Table;
   l2Index: number;
   guestStart: number;
@@ -90,6 +91,14 @@ interface CowCluster {
   hi: number;
   lo: number;
   host: number;
+}
+
+/** An allocating write waiting for the next batch (see queueAllocatingWrite). */
+interface QueuedWrite {
+  offset: number;
+  from: Uint8Array;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 export class Qcow2Image implements DiskImage {
@@ -117,6 +126,8 @@ export class Qcow2Image implements DiskImage {
   /** In-place runs found by the write fast path: [pos, length, host] triples; reused. */
   private readonly runScratch: number[] = [];
   private closed = false;
+  private readonly allocQueue: QueuedWrite[] = [];
+  private draining = false;
   /**
    * Every byte at or past this offset is known to be zero: the file ended there at open and no
    * cluster at or past it has been allocated since (each allocation moves it past the cluster).
@@ -438,7 +449,7 @@ export class Qcow2Image implements DiskImage {
       done = this.writeInPlace(offset, from);
     }
     if (done === undefined || done === false) {
-      await this.lock.run(() => this.writeLocked(offset, from));
+      await this.queueAllocatingWrite(offset, from);
     } else {
       await done;
     }
@@ -518,12 +529,84 @@ export class Qcow2Image implements DiskImage {
 
   /** Writes under the lock: allocates what the range needs, copy-on-write of partial clusters. */
   private async writeLocked(offset: number, from: Uint8Array): Promise<void> {
-    const cs = this.clusterSize;
     const pinned: Table[] = [];
     const created = { any: false };
     try {
       const inPlace: Promise<void>[] = [];
       const cows: CowCluster[] = [];
+      await this.planWrite(offset, from, created, pinned, inPlace, cows);
+      await this.allocateAndWrite(cows, inPlace, created.any);
+    } finally {
+      for (const t of pinned) t.pins--;
+    }
+  }
+
+  /**
+   * Allocating writes that arrive while another holds the lock wait here and then go together:
+   * one allocation, one round of writes (one libuv round trip), one linking, for the batch.
+   * A request that touches a cluster an earlier request of the batch touches waits for the next
+   * batch, so two copy-on-writes of one cluster never race.
+   */
+  private queueAllocatingWrite(offset: number, from: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.allocQueue.push({ offset, from, resolve, reject });
+      if (!this.draining) void this.drainAllocQueue();
+    });
+  }
+
+  private async drainAllocQueue(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.allocQueue.length > 0) {
+        const batch = this.allocQueue.splice(0);
+        await this.lock.run(() => this.writeBatch(batch)).catch(() => undefined);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async writeBatch(batch: QueuedWrite[]): Promise<void> {
+    const cs = this.clusterSize;
+    const claimed = new Set<number>();
+    const taken: QueuedWrite[] = [];
+    const deferred: QueuedWrite[] = [];
+    for (const r of batch) {
+      const first = Math.floor(r.offset / cs);
+      const last = Math.floor((r.offset + r.from.length - 1) / cs);
+      let clash = false;
+      for (let c = first; c <= last && !clash; c++) clash = claimed.has(c);
+      for (let c = first; c <= last; c++) claimed.add(c);
+      (clash ? deferred : taken).push(r);
+    }
+    this.allocQueue.unshift(...deferred);
+    const pinned: Table[] = [];
+    const created = { any: false };
+    const inPlace: Promise<void>[] = [];
+    try {
+      const cows: CowCluster[] = [];
+      for (const r of taken) await this.planWrite(r.offset, r.from, created, pinned, inPlace, cows);
+      await this.allocateAndWrite(cows, inPlace, created.any);
+      for (const r of taken) r.resolve();
+    } catch (error) {
+      await Promise.allSettled(inPlace);
+      for (const r of taken) r.reject(error);
+    } finally {
+      for (const t of pinned) t.pins--;
+    }
+  }
+
+  /** Classifies a write's clusters: in-place writes start now, the rest become `cows`. */
+  private async planWrite(
+    offset: number,
+    from: Uint8Array,
+    created: { any: boolean },
+    pinned: Table[],
+    inPlace: Promise<void>[],
+    cows: CowCluster[],
+  ): Promise<void> {
+    const cs = this.clusterSize;
+    {
       let pos = 0;
       while (pos < from.length) {
         const guest = offset + pos;
@@ -543,6 +626,7 @@ export class Qcow2Image implements DiskImage {
           inPlace.push(this.file.write(from, pos, n, host + inCluster));
         } else {
           cows.push({
+            from,
             table,
             l2Index,
             guestStart: cluster * cs,
@@ -557,9 +641,6 @@ export class Qcow2Image implements DiskImage {
         }
         pos += n;
       }
-      await this.allocateAndWrite(cows, from, inPlace, created.any);
-    } finally {
-      for (const t of pinned) t.pins--;
     }
   }
 
@@ -569,7 +650,6 @@ export class Qcow2Image implements DiskImage {
    */
   private async allocateAndWrite(
     cows: CowCluster[],
-    from: Uint8Array,
     writes: Promise<void>[],
     tablesCreated: boolean,
   ): Promise<void> {
@@ -577,7 +657,7 @@ export class Qcow2Image implements DiskImage {
     const fresh = needNew.length > 0 ? await this.allocClusters(needNew.length, writes) : [];
     const freed: Array<{ hi: number; lo: number }> = [];
     try {
-      await this.fillClusters(cows, fresh, from, writes, freed);
+      await this.fillClusters(cows, fresh, writes, freed);
     } catch (error) {
       await Promise.allSettled(writes); // nothing left running against tables we are leaving
       throw error;
@@ -598,7 +678,6 @@ export class Qcow2Image implements DiskImage {
   private async fillClusters(
     cows: CowCluster[],
     fresh: number[],
-    from: Uint8Array,
     writes: Promise<void>[],
     freed: Array<{ hi: number; lo: number }>,
   ): Promise<void> {
@@ -606,11 +685,13 @@ export class Qcow2Image implements DiskImage {
     let k = 0;
     // Whole clusters that are next to each other both in the request and in the file go out as
     // one write (fresh clusters are usually contiguous: the allocator hands out the lowest free).
+    let runFrom: Uint8Array | undefined;
     let runPos = 0;
     let runLength = 0;
     let runHost = 0;
     const endRun = (): void => {
-      if (runLength > 0) writes.push(this.file.write(from, runPos, runLength, runHost));
+      if (runFrom && runLength > 0)
+        writes.push(this.file.write(runFrom, runPos, runLength, runHost));
       runLength = 0;
     };
     for (const c of cows) {
@@ -619,10 +700,16 @@ export class Qcow2Image implements DiskImage {
       const virgin = !reuse && this.virginClusters.delete(c.host);
       if (c.kind === Kind.Compressed) freed.push({ hi: c.hi, lo: c.lo });
       if (c.length === cs) {
-        if (runLength > 0 && runPos + runLength === c.pos && runHost + runLength === c.host) {
+        if (
+          runLength > 0 &&
+          runFrom === c.from &&
+          runPos + runLength === c.pos &&
+          runHost + runLength === c.host
+        ) {
           runLength += cs;
         } else {
           endRun();
+          runFrom = c.from;
           runPos = c.pos;
           runHost = c.host;
           runLength = cs;
@@ -636,13 +723,13 @@ export class Qcow2Image implements DiskImage {
       if (virgin && oldIsZero) {
         // The cluster has never been written and its old contents are zeros: write only the
         // guest's bytes; the rest reads as zeros (a hole, or past the end of the file).
-        writes.push(this.file.write(from, c.pos, c.length, c.host + c.inCluster));
+        writes.push(this.file.write(c.from, c.pos, c.length, c.host + c.inCluster));
         continue;
       }
       const buffer = new Uint8Array(cs);
       if (c.kind === Kind.Unallocated) await this.readUnallocated(c.guestStart, buffer, 0, cs);
       else if (c.kind === Kind.Compressed) buffer.set(await this.readCompressed(c.hi, c.lo));
-      buffer.set(from.subarray(c.pos, c.pos + c.length), c.inCluster);
+      buffer.set(c.from.subarray(c.pos, c.pos + c.length), c.inCluster);
       writes.push(this.file.write(buffer, 0, cs, c.host));
     }
     endRun();
@@ -1076,7 +1163,8 @@ export class Qcow2Image implements DiskImage {
       await this.markDirty();
       await this.syncMetadata(); // the L1 table is copied below: write what it points at first
       const needed = l1EntriesFor(newSize, this.clusterBits);
-      if (needed > this.header.l1Size) await this.growL1(needed);
+      // Growing the L1 table writes the new size in the same header write as the new table.
+      if (needed > this.header.l1Size) await this.growL1(needed, newSize);
       const field = new Uint8Array(8);
       new DataView(field.buffer).setBigUint64(0, BigInt(newSize));
       await this.file.write(field, 0, 8, OFF_SIZE);
@@ -1087,7 +1175,7 @@ export class Qcow2Image implements DiskImage {
   }
 
   /** Moves the L1 table to a bigger copy (half again as big, whole clusters), then frees the old. */
-  private async growL1(needed: number): Promise<void> {
+  private async growL1(needed: number, newSize: number): Promise<void> {
     const cs = this.clusterSize;
     const want = Math.max(needed, Math.ceil(this.header.l1Size * 1.5));
     const clusters = Math.ceil((want * 8) / cs);
@@ -1103,11 +1191,14 @@ export class Qcow2Image implements DiskImage {
     bytes.set(this.l1.bytes);
     await this.file.write(bytes, 0, bytes.length, offset);
     await this.file.datasync();
-    const field = new Uint8Array(12);
+    // size (24), crypt_method (32), l1_size (36), l1_table_offset (40): one write inside the
+    // first sector, so a crash leaves either the old size and table or the new ones.
+    const field = new Uint8Array(24);
     const view = new DataView(field.buffer);
-    view.setUint32(0, entries);
-    view.setBigUint64(4, BigInt(offset));
-    await this.file.write(field, 0, 12, OFF_L1_SIZE);
+    view.setBigUint64(0, BigInt(newSize));
+    view.setUint32(12, entries);
+    view.setBigUint64(16, BigInt(offset));
+    await this.file.write(field, 0, 24, OFF_SIZE);
     await this.file.datasync();
     const oldOffset = this.l1.offset;
     const oldClusters = Math.ceil((this.header.l1Size * 8) / cs);
