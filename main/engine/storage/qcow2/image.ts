@@ -10,14 +10,17 @@
  * refcount is too low or whose contents are not yet on disk. The order, for every allocation:
  *   1. refcounts of the new clusters (and any new refcount block, itself synced first),
  *   2. the new data clusters and zeroed new L2 tables,
- *   3. fdatasync,
- *   4. the L1/L2 entries that point at them.
- * Freeing runs the other way: entries cleared, fdatasync, then refcounts lowered. The dirty bit
+ *   3. the L1/L2 entries that point at them, changed in memory at once but written only at the
+ *      next metadata sync (guest flush, FUA, close, resize, or 16 tables waiting), which is
+ *      fdatasync first, then the entries; so many allocations share one fdatasync.
+ * Freeing runs the other way: entries cleared, fdatasync, then refcounts lowered. Allocations
+ * and writes that would land on metadata are refused (overlap check). The dirty bit
  * (incompatible feature bit 0) is set and synced before the first change after open, and cleared
  * by a clean close, so other tools know when to look for leaks.
  *
  * Concurrency: reads and writes to clusters already allocated go straight to the file (several
- * in flight at once); anything that changes metadata runs under one lock. Tables being changed
+ * in flight at once); anything that changes metadata runs under one lock, and allocating writes
+ * that queue for it go in batches. Tables being changed
  * are pinned in the cache so a concurrent reader never reloads a stale copy from disk.
  *
  * Runtime: engine (device thread) and control plane.
