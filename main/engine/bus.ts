@@ -21,6 +21,11 @@ export interface BusRange {
   readonly length: number;
   readonly name: string;
   readonly device: BusDevice;
+  /**
+   * Writes need no answer and may be delivered late (a log port such as SeaBIOS's debug
+   * console): the vCPU does not wait for the device thread. Reads still make a round trip.
+   */
+  readonly posted?: boolean;
 }
 
 /** Raised when a device asks for a range that overlaps one already registered. */
@@ -50,7 +55,13 @@ export class Bus {
 
   constructor(readonly name: string) {}
 
-  register(base: number, length: number, device: BusDevice, name: string): void {
+  register(
+    base: number,
+    length: number,
+    device: BusDevice,
+    name: string,
+    options: { posted?: boolean } = {},
+  ): void {
     if (!Number.isSafeInteger(base) || !Number.isSafeInteger(length) || base < 0 || length <= 0) {
       throw new RangeError(
         `bus ${this.name}: bad range for ${name}: base ${base}, length ${length}`,
@@ -60,7 +71,7 @@ export class Bus {
     for (const r of this.ranges) {
       if (base < r.base + r.length && r.base < base + length) throw new BusConflictError(wanted, r);
     }
-    this.ranges.push({ base, length, name, device });
+    this.ranges.push({ base, length, name, device, ...(options.posted ? { posted: true } : {}) });
     this.ranges.sort((a, b) => a.base - b.base);
   }
 

@@ -61,6 +61,7 @@ import {
   type CpuidEntry,
 } from './kvm-structs.js';
 import { O_CLOEXEC, O_RDWR, SIGUSR2, SyscallError, addressOf, check, libc } from './libc.js';
+import { PORT_CLAIMED, PORT_POSTED } from './vcpu-protocol.js';
 import type { VcpuWorkerData, VcpuWorkerMessage } from './vcpu-protocol.js';
 
 /**
@@ -305,6 +306,17 @@ export class KvmVm implements Vm {
               if (m.sregs) fault.sregs = m.sregs;
               if (!ready) reject(new Error(`vCPU ${index}: ${m.reason}: ${m.detail}`));
               else onFault(fault);
+            } else if (m.type === 'posted-writes') {
+              // In order, as the guest wrote them; a device that throws ends the VM as any fault.
+              try {
+                for (const w of m.writes) options.buses.ports.write(w.port, w.data);
+              } catch (e) {
+                onFault({
+                  reason: 'device fault',
+                  detail: e instanceof Error ? (e.stack ?? e.message) : String(e),
+                  vcpu: index,
+                });
+              }
             } else if (m.type === 'system-event') {
               options.onSystemEvent?.(m.event);
             } else {
@@ -352,7 +364,12 @@ export class KvmVm implements Vm {
 
   private markClaimedPorts(ports: Bus): void {
     const claimed = new Uint8Array(this.claimedPorts);
-    for (const r of ports.list()) claimed.fill(1, r.base, Math.min(r.base + r.length, 65536));
+    for (const r of ports.list())
+      claimed.fill(
+        r.posted ? PORT_POSTED : PORT_CLAIMED,
+        r.base,
+        Math.min(r.base + r.length, 65536),
+      );
   }
 
   /** Makes every vCPU leave KVM_RUN soon: immediate_exit for the next entry, a signal for now. */

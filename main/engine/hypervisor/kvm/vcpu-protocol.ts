@@ -15,9 +15,15 @@ export interface VcpuWorkerData {
   cpuid: Uint8Array;
   initialState: VcpuInitialState | undefined;
   mailbox: SharedArrayBuffer;
-  /** One byte per I/O port: 1 when a device claims it (exits to unclaimed ports stay in the worker). */
+  /**
+   * One byte per I/O port: 0 unclaimed (answered in the worker), {@link PORT_CLAIMED}, or
+   * {@link PORT_POSTED} (writes batched to the device thread without waiting).
+   */
   claimedPorts: SharedArrayBuffer;
 }
+
+export const PORT_CLAIMED = 1;
+export const PORT_POSTED = 2;
 
 export type VcpuWorkerMessage =
   /** Created and loaded; `thread` is its kernel thread id for kicks, `runAddress` its kvm_run mapping. */
@@ -30,4 +36,6 @@ export type VcpuWorkerMessage =
       sregs?: X86SpecialRegisters;
     }
   | { type: 'system-event'; event: 'shutdown' | 'reset' }
+  /** Writes to posted ports, in guest order, batched. */
+  | { type: 'posted-writes'; writes: { port: number; data: Uint8Array }[] }
   | { type: 'stopped' };

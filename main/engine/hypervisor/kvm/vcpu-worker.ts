@@ -86,6 +86,7 @@ import {
 } from './kvm-abi.js';
 import { decodeRegs, decodeSregs, encodeMsrs, patchRegs, patchSregs } from './kvm-structs.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE, SyscallError, check, libc } from './libc.js';
+import { PORT_POSTED } from './vcpu-protocol.js';
 import type { VcpuWorkerData, VcpuWorkerMessage } from './vcpu-protocol.js';
 
 const data = workerData as VcpuWorkerData;
@@ -160,6 +161,20 @@ function parkWhilePaused(): number {
   return control;
 }
 
+/**
+ * Writes to posted ports not yet sent, in guest order. Sent when a line ends (byte 0x0A), when
+ * {@link POSTED_BATCH} pile up, and before any other exit is handled, so a device never sees
+ * them after a later access of the same vCPU.
+ */
+let posted: { port: number; data: Uint8Array }[] = [];
+const POSTED_BATCH = 256;
+
+function flushPosted(): void {
+  if (posted.length === 0) return;
+  post({ type: 'posted-writes', writes: posted });
+  posted = [];
+}
+
 /** Hands the exit in the mailbox to the device thread and waits for its answer. */
 function roundTrip(): void {
   Atomics.store(words, MB_STATE, STATE_REQUEST);
@@ -175,6 +190,7 @@ function roundTrip(): void {
 const run = Buffer.alloc(RUN_HEADER_COPY);
 
 function fault(reason: string, detail: string): void {
+  flushPosted();
   post({ type: 'fault', reason, detail, ...snapshot() });
 }
 
@@ -198,6 +214,7 @@ function runLoop(): void {
     const reason = run.readUInt32LE(RUN_EXIT_REASON);
     words[MB_EXITS] = (words[MB_EXITS]! + 1) | 0;
 
+    if (reason !== KVM_EXIT_IO) flushPosted();
     switch (reason) {
       case KVM_EXIT_IO: {
         words[MB_IO_EXITS] = (words[MB_IO_EXITS]! + 1) | 0;
@@ -211,6 +228,16 @@ function runLoop(): void {
           fault('bad I/O exit', `port 0x${ioPort.toString(16)}: ${count} x ${size} bytes`);
           return;
         }
+        if (claimedPorts[ioPort] === PORT_POSTED && isWrite) {
+          // A log port: hand the bytes over without waiting for the device thread.
+          c.copyFromNative(pageData, dataAddress, bytes);
+          for (let i = 0; i < count; i++)
+            posted.push({ port: ioPort, data: pageData.slice(i * size, (i + 1) * size) });
+          const lineEnd = size === 1 && pageData[bytes - 1] === 0x0a;
+          if (posted.length >= POSTED_BATCH || lineEnd) flushPosted();
+          break;
+        }
+        flushPosted();
         if (claimedPorts[ioPort] === 0) {
           // No device decodes this port: reads float high, writes vanish (no round trip).
           words[MB_LOCAL_EXITS] = (words[MB_LOCAL_EXITS]! + 1) | 0;
@@ -309,6 +336,7 @@ try {
   loadInitialState();
   post({ type: 'ready', thread: c.gettid(), runAddress });
   runLoop();
+  flushPosted();
 } catch (e) {
   post({
     type: 'fault',

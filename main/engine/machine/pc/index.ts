@@ -100,7 +100,8 @@ export function assemblePcMachine(
   ports.register(RTC_INDEX_PORT, 2, rtc, 'CMOS/RTC');
   ports.register(ACPI_PM_BASE, ACPI_PM_LENGTH, acpiPm, 'ACPI PM');
   ports.register(SYSTEM_CONTROL_PORT_A, 1, portA, 'system control port A');
-  ports.register(DEBUG_PORT, 1, debug, 'SeaBIOS debug console');
+  // Posted: the BIOS writes thousands of log bytes, each would otherwise wait for an answer.
+  ports.register(DEBUG_PORT, 1, debug, 'SeaBIOS debug console', { posted: true });
   ports.register(VGA_PORT_BASE, VGA_PORT_COUNT, vga.ioPorts, 'VGA registers');
   ports.register(DISPI_INDEX_PORT, DISPI_PORT_COUNT, vga.dispiPorts, 'Bochs VBE DISPI');
   mmio.register(LEGACY_WINDOW_BASE, LEGACY_WINDOW_SIZE, vga.legacyWindow, 'VGA legacy window');
