@@ -205,7 +205,6 @@ export async function createImage(o: CreateImageOptions): Promise<void> {
   }
   const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fsp.open(temp, 'wx');
-  let linked = false;
   try {
     const file = await NodeStorageFile.open(temp, false);
     try {
@@ -240,7 +239,6 @@ export async function createImage(o: CreateImageOptions): Promise<void> {
     }
     try {
       await fsp.link(temp, target);
-      linked = true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new ImageExistsError(target);
@@ -255,14 +253,12 @@ export async function createImage(o: CreateImageOptions): Promise<void> {
       )
         throw new ImageExistsError(target);
       await fsp.rename(temp, target);
-      linked = true;
     }
     const folder = await fsp.open(dir, 'r');
     await folder.sync().finally(() => folder.close());
   } finally {
     await handle.close();
     await fsp.unlink(temp).catch(() => undefined);
-    void linked;
   }
 }
 
