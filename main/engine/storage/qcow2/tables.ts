@@ -145,7 +145,10 @@ export class TableCache {
     if (this.tables.size <= this.capacity) return;
     for (const [offset, old] of this.tables) {
       if (this.tables.size <= this.capacity) break;
-      if (old.pins === 0 && old !== t) this.tables.delete(offset);
+      if (old.pins === 0 && old !== t) {
+        this.tables.delete(offset);
+        if (this.last === old) this.last = undefined;
+      }
     }
   }
 
