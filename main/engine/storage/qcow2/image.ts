@@ -70,6 +70,8 @@ export interface Qcow2OpenOptions {
   readOnly: boolean;
   /** Opens the backing file (read-only); given by the factory so chains use the same probing. */
   openBacking?: (path: string, format: string | undefined) => Promise<DiskImage>;
+  /** L2 tables (and refcount blocks) to cache; tests make it tiny to exercise eviction. */
+  cacheTables?: number;
 }
 
 /** Kinds of L2 entries (qcow2.txt "Standard Cluster Descriptor", "Compressed Clusters Descriptor"). */
@@ -158,6 +160,7 @@ export class Qcow2Image implements DiskImage {
     refcountTable: Float64Array,
     fileSize: number,
     private readonly backing: DiskImage | undefined,
+    cacheTables: number | undefined,
   ) {
     this.clusterBits = header.clusterBits;
     this.clusterSize = header.clusterSize;
@@ -171,12 +174,12 @@ export class Qcow2Image implements DiskImage {
     this.l2Cache = new TableCache(
       file,
       this.clusterSize,
-      Math.max(16, L2_CACHE_BYTES / this.clusterSize),
+      cacheTables ?? Math.max(16, L2_CACHE_BYTES / this.clusterSize),
     );
     this.refcountCache = new TableCache(
       file,
       this.clusterSize,
-      Math.max(16, REFCOUNT_CACHE_BYTES / this.clusterSize),
+      cacheTables ?? Math.max(16, REFCOUNT_CACHE_BYTES / this.clusterSize),
     );
   }
 
@@ -267,7 +270,17 @@ export class Qcow2Image implements DiskImage {
       }
       backing = await o.openBacking!(h.backingFile, format);
     }
-    const image = new Qcow2Image(path, file, h, o.readOnly, l1, refcountTable, fileSize, backing);
+    const image = new Qcow2Image(
+      path,
+      file,
+      h,
+      o.readOnly,
+      l1,
+      refcountTable,
+      fileSize,
+      backing,
+      o.cacheTables,
+    );
     for (const [offset, what] of metadata) {
       if (what.startsWith('the L2') || what.startsWith('refcount block'))
         image.metadata.add(offset);
