@@ -6,6 +6,7 @@
  *
  * Runtime: engine (VM host process, CLI).
  */
+import { statSync } from 'node:fs';
 import { z } from 'zod';
 import {
   DirectBootError,
@@ -24,6 +25,8 @@ export const RebootAction = z.enum(['reset', 'exit']);
 export type RebootAction = z.infer<typeof RebootAction>;
 
 export const MIN_MEMORY_MIB = 16;
+/** virtio-mmio disks of the direct machine (GSIs 16..23 of the in-kernel IOAPIC). */
+export const MAX_DISKS = 8;
 
 /** Boot devices of the PC machine, in the firmware's order. */
 export const PcBootDevice = z.enum(['cdrom', 'disk']);
@@ -44,6 +47,16 @@ export const VmLaunchOptions = z.object({
   /** PC machine: the ISO in the optical drive, or an empty drive. */
   cdrom: z.string().min(1).max(4096).nullable().default(null),
   bootOrder: z.array(PcBootDevice).min(1).max(2).default(['cdrom', 'disk']),
+  /** Disk images (raw or qcow2), as virtio-blk devices (direct machine: over virtio-mmio). */
+  disks: z
+    .array(
+      z.object({
+        path: z.string().min(1).max(4096),
+        readOnly: z.boolean().default(false),
+      }),
+    )
+    .max(MAX_DISKS)
+    .default([]),
   initrd: z.string().min(1).max(4096).nullable().default(null),
   append: z.string().max(65535).default(''),
   // No upper bound here: the plan compares with the host's RAM and says so in its own words.
@@ -104,6 +117,21 @@ export function validateLaunch(
       if (e instanceof PcBootError) throw new LaunchError(e.message, e.code);
       throw e;
     }
+  }
+  if (options.machine === 'direct' && options.disks.length > 0 && options.memoryMiB > 3072)
+    throw new LaunchError(
+      'disks on the direct machine need the VM memory at 3072 MiB or less for now (RAM above 4 GiB is not reachable by device DMA yet): lower the memory',
+      'memory-too-large',
+    );
+  for (const d of options.disks) {
+    let ok = false;
+    try {
+      ok = statSync(d.path).isFile();
+    } catch {
+      ok = false;
+    }
+    if (!ok)
+      throw new LaunchError(`disk image ${d.path} does not exist or is not a file`, 'disk-missing');
   }
   if (options.kernel === undefined)
     throw new LaunchError('a Linux-kernel boot needs a kernel file (--kernel)', 'invalid-options');

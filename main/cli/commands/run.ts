@@ -18,11 +18,12 @@ import { LaunchError, RebootAction, validateLaunch } from '../../engine/vm-launc
 import { CliError, UsageError, parseInteger, type CliCommand } from '../command.js';
 
 const USAGE =
-  'vireo run --kernel FILE [--initrd FILE] [--append "ARGS"] [--memory MB] [--cpus N] ' +
-  '[--reboot-action reset|exit] [--verbose]\n' +
+  'vireo run --kernel FILE [--initrd FILE] [--append "ARGS"] [--disk IMAGE]... [--memory MB] ' +
+  '[--cpus N] [--reboot-action reset|exit] [--verbose]\n' +
   'vireo run --cdrom ISO [--bios FILE] [--memory MB] [--cpus N] ' +
   '[--screenshot SECONDS:FILE.png]... [--stop-after SECONDS] [--verbose]\n' +
-  '  With --kernel: boots a 64-bit Linux bzImage directly (no firmware).\n' +
+  '  With --kernel: boots a 64-bit Linux bzImage directly (no firmware); each --disk (raw or\n' +
+  '  qcow2) is a virtio-blk disk over virtio-mmio (/dev/vda, /dev/vdb, ... in the guest).\n' +
   '  Otherwise: the PC machine with SeaBIOS (--bios, default ' +
   DEFAULT_FIRMWARE +
   ') booting the ISO in its CD-ROM drive.\n' +
@@ -58,6 +59,7 @@ export const run: CliCommand = {
         memory: { type: 'string' },
         cpus: { type: 'string' },
         cdrom: { type: 'string' },
+        disk: { type: 'string', multiple: true },
         bios: { type: 'string' },
         screenshot: { type: 'string', multiple: true },
         'stop-after': { type: 'string' },
@@ -73,6 +75,10 @@ export const run: CliCommand = {
       throw new UsageError('--cdrom and --bios are for the PC machine: leave out --kernel');
     if (machine === 'pc' && (values.initrd || values.append))
       throw new UsageError('--initrd and --append need --kernel');
+    if (machine === 'pc' && values.disk)
+      throw new UsageError(
+        '--disk works with --kernel for now: the PC machine has no disk controller yet',
+      );
     const screenshots = (values.screenshot ?? []).map(parseScreenshot);
     const stopAfter = values['stop-after'] === undefined ? null : Number(values['stop-after']);
     if (stopAfter !== null && !(stopAfter > 0 && stopAfter <= 86400))
@@ -87,6 +93,7 @@ export const run: CliCommand = {
         ...(values.kernel ? { kernel: values.kernel } : {}),
         ...(values.bios ? { firmware: values.bios } : {}),
         cdrom: values.cdrom ?? null,
+        disks: (values.disk ?? []).map((p) => ({ path: p })),
         initrd: values.initrd ?? null,
         append: values.append ?? 'console=ttyS0',
         memoryMiB: parseInteger('--memory', values.memory) ?? 256,
@@ -113,7 +120,8 @@ export const run: CliCommand = {
         { workerUrl: process.env.VIREO_VCPU_WORKER ?? VCPU_WORKER_URL },
       );
     } catch (e) {
-      if (e instanceof KvmUnavailableError) throw new CliError(e.message);
+      if (e instanceof KvmUnavailableError || e instanceof LaunchError)
+        throw new CliError(e.message);
       throw e;
     }
 

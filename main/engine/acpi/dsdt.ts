@@ -62,8 +62,97 @@ export function amlSleepState(name: string, slpTypA: number, slpTypB: number): U
   ]);
 }
 
-export function buildDsdt(options: { s5SleepType: number }): Uint8Array {
-  const body = amlSleepState('_S5_', options.s5SleepType, options.s5SleepType);
+/** PkgLength (20.2.4) for `contentLength` bytes that follow it: 1 to 4 bytes. */
+function amlPkgLength(contentLength: number): number[] {
+  for (let size = 1; size <= 4; size++) {
+    const total = contentLength + size;
+    if (size === 1 && total < 64) return [total];
+    if (size > 1 && total < 1 << (4 + 8 * (size - 1))) {
+      const out = [((size - 1) << 6) | (total & 0x0f)];
+      for (let i = 1; i < size; i++) out.push((total >> (4 + 8 * (i - 1))) & 0xff);
+      return out;
+    }
+  }
+  throw new Error('AML: package too long');
+}
+
+/** A virtio-mmio device the DSDT announces (virtio 1.2 §4.2; Linux matches _HID "LNRO0005"). */
+export interface VirtioMmioAcpiDevice {
+  base: number;
+  size: number;
+  /** GSI of its level-triggered, active-high interrupt. */
+  gsi: number;
+}
+
+/**
+ * `Device (VRnn) { Name (_HID, "LNRO0005") Name (_UID, n) Name (_CRS, ResourceTemplate () {
+ * Memory32Fixed (ReadWrite, base, size) Interrupt (ResourceConsumer, Level, ActiveHigh,
+ * Exclusive) { gsi } }) }`, encoded per 20.2.5.2 (DefDevice = ExtOpPrefix 0x5B DeviceOp 0x82
+ * PkgLength NameString TermList), 6.4.3.4 (32-bit fixed memory range descriptor, 0x86) and
+ * 6.4.3.6 (extended interrupt descriptor, 0x89).
+ */
+export function amlVirtioMmioDevice(index: number, d: VirtioMmioAcpiDevice): Uint8Array {
+  if (index < 0 || index > 99) throw new Error('AML: virtio-mmio index out of range');
+  const name = `VR${String(index).padStart(2, '0')}`;
+  const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  const resources = [
+    // Memory32Fixed: tag 0x86, length 9, information (bit 0: read/write), base, length.
+    0x86,
+    0x09,
+    0x00,
+    0x01,
+    ...le32(d.base),
+    ...le32(d.size),
+    // Extended Interrupt: tag 0x89, length 6, flags (bit 0 consumer; bit 1 clear = level;
+    // bit 2 clear = active high; bit 3 clear = exclusive), count 1, the interrupt number.
+    0x89,
+    0x06,
+    0x00,
+    0x01,
+    0x01,
+    ...le32(d.gsi),
+    // End tag with checksum 0 ("treated as if the checksum operation succeeded").
+    0x79,
+    0x00,
+  ];
+  const buffer = [
+    0x11, // BufferOp
+    ...amlPkgLength(1 + 1 + resources.length),
+    AML_BYTE_PREFIX,
+    resources.length,
+    ...resources,
+  ];
+  const hid = [...new TextEncoder().encode('LNRO0005'), 0x00];
+  const body = [
+    ...amlNameSeg(name),
+    AML_NAME_OP,
+    ...amlNameSeg('_HID'),
+    0x0d,
+    ...hid, // StringPrefix 0x0D
+    AML_NAME_OP,
+    ...amlNameSeg('_UID'),
+    ...amlByteInteger(index),
+    AML_NAME_OP,
+    ...amlNameSeg('_CRS'),
+    ...buffer,
+  ];
+  return Uint8Array.from([0x5b, 0x82, ...amlPkgLength(body.length), ...body]);
+}
+
+export function buildDsdt(options: {
+  s5SleepType: number;
+  virtioMmio?: readonly VirtioMmioAcpiDevice[];
+}): Uint8Array {
+  const parts = [
+    amlSleepState('_S5_', options.s5SleepType, options.s5SleepType),
+    ...(options.virtioMmio ?? []).map((d, i) => amlVirtioMmioDevice(i, d)),
+  ];
+  const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    body.set(p, at);
+    at += p.length;
+  }
   const w = new TableWriter(SDT_HEADER_LENGTH + body.length);
   w.raw(SDT_HEADER_LENGTH, body);
   return finishTable(w, 'DSDT', DSDT_REVISION);

@@ -21,7 +21,8 @@ import {
   SLP_TYP_S5,
 } from '../devices/acpi-pm/index.js';
 import { CMOS_CENTURY } from '../devices/cmos-rtc/index.js';
-import { buildDsdt } from './dsdt.js';
+import { buildDsdt, type VirtioMmioAcpiDevice } from './dsdt.js';
+export type { VirtioMmioAcpiDevice } from './dsdt.js';
 import { IAPC_BOOT_ARCH_8042, IAPC_BOOT_ARCH_VGA_NOT_PRESENT, buildFadt } from './fadt.js';
 import { buildMadt } from './madt.js';
 import { RSDP_LENGTH, buildRsdp } from './rsdp.js';
@@ -57,6 +58,8 @@ export interface AcpiTablesOptions {
    * hypervisor installs QEMU-style routing (GSI 0 -> IOAPIC pin 2). See madt.ts.
    */
   timerGsi?: 0 | 2;
+  /** virtio-mmio devices to announce in the DSDT. */
+  virtioMmio?: readonly VirtioMmioAcpiDevice[];
 }
 
 const align16 = (n: number): number => (n + 15) & ~15;
@@ -64,7 +67,7 @@ const align16 = (n: number): number => (n + 15) & ~15;
 export function buildAcpiTables(o: AcpiTablesOptions): AcpiTables {
   if (o.base % 16 !== 0) throw new RangeError('ACPI tables: base must be 16-byte aligned');
   const rsdpAddress = o.base;
-  const dsdt = buildDsdt({ s5SleepType: SLP_TYP_S5 });
+  const dsdt = buildDsdt({ s5SleepType: SLP_TYP_S5, virtioMmio: o.virtioMmio ?? [] });
   const dsdtAddress = align16(rsdpAddress + RSDP_LENGTH);
   const fadt = buildFadt({
     dsdtAddress,

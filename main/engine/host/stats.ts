@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import type { VmStatsSample } from '../../../preload/contract.js';
 import type { VcpuExitCounts } from '../hypervisor/exit-mailbox.js';
+import type { BlockStats } from '../devices/virtio-blk/index.js';
 
 /** USER_HZ on Linux/x86 (proc(5): "clock ticks", sysconf(_SC_CLK_TCK)). */
 const USER_HZ = 100;
@@ -53,6 +54,8 @@ export interface SamplerInputs {
   vcpuThreads(): readonly (number | undefined)[];
   exitCounts(): VcpuExitCounts;
   guestMemoryBytes: number;
+  /** Disks whose counters are taken (and reset) at every sample. */
+  disks?(): readonly { name: string; takeStats(): BlockStats }[];
 }
 
 /** Turns successive readings into per-interval rates. One per running VM. */
@@ -97,8 +100,31 @@ export class VmStatsSampler {
         residentMiB: residentBytes() / 2 ** 20,
       },
       exitsPerSecond: { io, mmio, other: Math.max(0, all - io - mmio) },
-      disks: [],
+      disks: (this.inputs.disks?.() ?? []).map((d) => diskFigures(d.name, d.takeStats(), seconds)),
       network: [],
     };
   }
+}
+
+/** One disk's figures over an interval: IOPS, throughput, mean and p99 latency, queue depth. */
+export function diskFigures(
+  name: string,
+  s: BlockStats,
+  seconds: number,
+): VmStatsSample['disks'][number] {
+  const sorted = [...s.latenciesMs].sort((a, b) => a - b);
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : 0;
+  const p99 = sorted.length
+    ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!
+    : 0;
+  return {
+    name,
+    readIops: s.reads / seconds,
+    writeIops: s.writes / seconds,
+    readBytesPerSecond: s.bytesRead / seconds,
+    writeBytesPerSecond: s.bytesWritten / seconds,
+    latencyMeanMs: mean,
+    latencyP99Ms: p99,
+    queueDepth: s.inFlight,
+  };
 }

@@ -20,6 +20,8 @@ import type { ValidatedLaunch } from '../vm-launch.js';
 import { formatFault } from './fault-report.js';
 import { exitTrace } from '../hypervisor/exit-dispatch.js';
 import { VmStatsSampler } from './stats.js';
+import { openImage, ImageFormatError, type DiskImage } from '../storage/index.js';
+import { LaunchError } from '../vm-launch.js';
 import { parseKeyChord } from '../devices/i8042/scancodes.js';
 import { VgaRenderer } from '../display/vga-renderer.js';
 import { encodeFramePng } from '../display/png.js';
@@ -67,6 +69,7 @@ export class VmHost {
   /** Boots so far (1 + resets). */
   boots = 0;
   private statsTimer: NodeJS.Timeout | undefined;
+  private images: DiskImage[] = [];
   private renderer: { vga: StdVga; renderer: VgaRenderer } | undefined;
 
   private constructor(
@@ -88,6 +91,8 @@ export class VmHost {
   ): Promise<VmHost> {
     const hypervisor = options.hypervisor ?? KvmHypervisor.open({ workerUrl: options.workerUrl });
     const host = new VmHost(launch, hypervisor, events);
+    // Disk images are opened once and stay open across guest resets.
+    host.images = await openDisks(launch.options.disks);
     events.onState('starting');
     await host.boot();
     const onStats = events.onStats?.bind(events);
@@ -111,7 +116,7 @@ export class VmHost {
       const machine =
         this.launch.machine === 'pc'
           ? assemblePcMachine(vm, this.launch.pc, callbacks)
-          : assembleDirectMachine(vm, this.launch.boot, options, callbacks);
+          : assembleDirectMachine(vm, this.launch.boot, options, callbacks, this.images);
       this.machine = machine;
       this.events.onLog(
         `boot ${this.boots}: ${this.launch.machine} machine, ${options.cpus} vCPU, ${options.memoryMiB} MiB` +
@@ -141,6 +146,7 @@ export class VmHost {
   private startSampling(onStats: (sample: VmStatsSample) => void): void {
     const sampler = new VmStatsSampler({
       vcpuThreads: () => this.vcpus.map((v) => v.thread),
+      disks: () => this.machine?.disks ?? [],
       exitCounts: () => this.exitCounts(),
       guestMemoryBytes: this.launch.options.memoryMiB * 2 ** 20,
     });
@@ -304,6 +310,10 @@ export class VmHost {
       .finally(() => {
         this.flushSerial();
         if (this.hypervisor instanceof KvmHypervisor) this.hypervisor.close();
+        // Closing flushes: a qcow2 image's metadata and dirty bit are settled before "ended".
+        return Promise.all(this.images.map((i) => i.close().catch(() => {})));
+      })
+      .finally(() => {
         this.settle(outcome);
       });
   }
@@ -314,4 +324,19 @@ export function engineFault(reason: string, e: unknown): VcpuFault {
     reason: `engine exception: ${reason}`,
     detail: e instanceof Error ? (e.stack ?? e.message) : String(e),
   };
+}
+
+/** Opens the launch's disk images; a malformed or unopenable one is a LaunchError (nothing runs). */
+async function openDisks(
+  disks: readonly { path: string; readOnly: boolean }[],
+): Promise<DiskImage[]> {
+  const opened: DiskImage[] = [];
+  try {
+    for (const d of disks) opened.push(await openImage(d.path, { readOnly: d.readOnly }));
+    return opened;
+  } catch (e) {
+    await Promise.all(opened.map((i) => i.close().catch(() => {})));
+    const why = e instanceof ImageFormatError || e instanceof Error ? e.message : String(e);
+    throw new LaunchError(`cannot open a disk image: ${why}`, 'disk-unreadable');
+  }
 }

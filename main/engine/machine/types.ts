@@ -9,6 +9,7 @@ import type { Bus, IrqLine } from '../bus.js';
 import type { AcpiPm } from '../devices/acpi-pm/index.js';
 import type { Serial16550 } from '../devices/serial16550/index.js';
 import type { StdVga } from '../devices/vga/index.js';
+import type { BlockStats } from '../devices/virtio-blk/index.js';
 import type { VcpuInitialState } from '../hypervisor/x86-state.js';
 
 export interface MachineCallbacks {
@@ -35,6 +36,8 @@ export interface AssembledMachine {
   flushLogs?(): void;
   /** The PS/2 keyboard behind the i8042 (`KeyboardEvent.code` names). */
   keyboard?: { keyEvent(code: string, down: boolean): boolean };
+  /** Disks, for per-disk statistics. */
+  disks?: { name: string; takeStats(): BlockStats }[];
   /** The display adapter, for machines that have a screen. */
   vga?: StdVga;
 }

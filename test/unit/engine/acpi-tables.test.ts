@@ -122,6 +122,32 @@ describe('ACPI tables', () => {
       expect(dsl).toMatch(/Source : 00\s+\[[^\]]+\]\s+Interrupt : 00000002/);
     });
 
+    it('DSDT with virtio-mmio disks: LNRO0005 devices with their MMIO range and level IRQ', () => {
+      const withDisks = buildAcpiTables({
+        base: BASE,
+        cpus: 1,
+        has8042: true,
+        hasVga: false,
+        virtioMmio: [
+          { base: 0xd0000000, size: 0x200, gsi: 16 },
+          { base: 0xd0000200, size: 0x200, gsi: 17 },
+        ],
+      });
+      const t = withDisks.tables.find((x) => x.signature === 'DSDT')!;
+      const dsdt = withDisks.blob.subarray(t.address - BASE, t.address - BASE + t.length);
+      expect(byteSum(dsdt) & 0xff).toBe(0);
+      const file = path.join(dir, 'dsdt-virtio.dat');
+      writeFileSync(file, dsdt);
+      execFileSync('iasl', ['-d', file], { cwd: dir, stdio: 'pipe' });
+      const dsl = readFileSync(path.join(dir, 'dsdt-virtio.dsl'), 'utf8');
+      expect(dsl).not.toMatch(/Invalid|Error/i);
+      expect(dsl.match(/Name \(_HID, "LNRO0005"\)/g)?.length).toBe(2);
+      expect(dsl).toMatch(/Device \(VR01\)[\s\S]*0xD0000200,\s+\/\/ Address Base/);
+      expect(dsl).toMatch(
+        /Interrupt \(ResourceConsumer, Level, ActiveHigh, Exclusive, ,, \)\s*\{\s*0x00000011,/,
+      );
+    });
+
     it('XSDT: two entries', () => {
       const dsl = disassemble('XSDT');
       expect(dsl.match(/ACPI Table Address/g)?.length).toBe(2);

@@ -89,7 +89,8 @@ const LATENCY_SAMPLES = 4096;
 export class VirtioBlk {
   readonly deviceId = VIRTIO_ID_BLOCK;
   readonly queueCount: number;
-  private queues: Virtqueue[] = [];
+  /** By queue index; undefined for queues the driver did not enable. */
+  private queues: (Virtqueue | undefined)[] = [];
   private broken = false;
   private inFlight = 0;
   private stats: BlockStats = freshStats();
@@ -143,8 +144,7 @@ export class VirtioBlk {
     try {
       this.queues = layouts
         .slice(0, this.queueCount)
-        .filter((l): l is VirtqueueLayout => l !== null)
-        .map((l) => new Virtqueue(this.o.memory, l, indirect));
+        .map((l) => (l ? new Virtqueue(this.o.memory, l, indirect) : undefined));
     } catch (e) {
       this.fail(e);
     }

@@ -12,16 +12,33 @@ import type { AssembledMachine, MachineCallbacks } from '../types.js';
 import { createDirectMachineDevices } from './devices.js';
 import { prepareDirectBoot } from './index.js';
 import type { ValidatedDirectBoot } from './validate.js';
+import type { DiskImage } from '../../storage/index.js';
+import { VirtioBlk } from '../../devices/virtio-blk/index.js';
+import { VIRTIO_MMIO_SIZE, VirtioMmio } from '../../devices/virtio-mmio/index.js';
+
+/** Where the virtio-mmio register blocks go: in the PCI hole, below the IOAPIC. */
+export const VIRTIO_MMIO_BASE = 0xd0000000;
+/** Disk n interrupts on GSI 16 + n (IOAPIC pins above the ISA range: no legacy conflicts). */
+export const VIRTIO_MMIO_FIRST_GSI = 16;
 
 export function assembleDirectMachine(
   vm: Vm,
   boot: ValidatedDirectBoot,
   options: VmLaunchOptions,
   callbacks: MachineCallbacks,
+  images: readonly DiskImage[] = [],
 ): AssembledMachine {
   const memory = vm.allocateMemory(boot.plan.memoryBytes);
   for (const region of boot.plan.ramRegions) vm.mapMemory(region);
+  const disks = images.map((image, i) => ({
+    image,
+    name: `vd${String.fromCharCode(97 + i)}`,
+    base: VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE,
+    size: VIRTIO_MMIO_SIZE,
+    gsi: VIRTIO_MMIO_FIRST_GSI + i,
+  }));
   const layout = prepareDirectBoot(memory, {
+    virtioMmio: disks,
     kernel: boot.kernel,
     initrd: boot.initrd,
     cmdline: options.append,
@@ -40,7 +57,23 @@ export function assembleDirectMachine(
     cpus: options.cpus,
   });
   for (const r of devices.portRanges) ports.register(r.base, r.length, r.device, r.name);
+  const blockDevices = disks.map((d) => {
+    // The device and its transport call each other: completions raise the transport's
+    // interrupt, a broken queue sets its NEEDS_RESET.
+    const link: { transport?: VirtioMmio } = {};
+    const blk = new VirtioBlk({
+      image: d.image,
+      memory,
+      serial: `vireo-${d.name}`,
+      onInterrupt: () => link.transport?.usedBuffers(),
+      onNeedsReset: (reason) => link.transport?.needsReset(reason),
+    });
+    link.transport = new VirtioMmio(blk, callbacks.irq(d.gsi), (line) => callbacks.onLog(line));
+    mmio.register(d.base, d.size, link.transport, `virtio-mmio ${d.name}`);
+    return { name: d.name, takeStats: () => blk.takeStats() };
+  });
   return {
+    disks: blockDevices,
     ports,
     mmio,
     initialStates: [layout.bsp],

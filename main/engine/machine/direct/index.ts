@@ -14,7 +14,7 @@
  * Runtime: engine.
  */
 import { buildAcpiTables } from '../../acpi/index.js';
-import type { AcpiTables } from '../../acpi/index.js';
+import type { AcpiTables, VirtioMmioAcpiDevice } from '../../acpi/index.js';
 import type { VcpuInitialState } from '../../hypervisor/x86-state.js';
 import type { GuestMemory } from '../../memory.js';
 import type { BzImage } from './bzimage.js';
@@ -47,6 +47,8 @@ export interface DirectBootOptions {
   cpus: number;
   /** Host RAM bound for the plan's check; the VM exists already, so it defaults to no limit. */
   hostMemoryBytes?: number;
+  /** virtio-mmio devices to announce in the DSDT. */
+  virtioMmio?: readonly VirtioMmioAcpiDevice[];
   /** A plan from {@link validateDirectBoot}, reused instead of re-planning. */
   plan?: DirectBootPlan;
   image?: BzImage;
@@ -95,6 +97,7 @@ export function prepareDirectBoot(memory: GuestMemory, o: DirectBootOptions): Di
     cpus: plan.cpus,
     has8042: true,
     hasVga: false,
+    virtioMmio: o.virtioMmio ?? [],
   });
   memory.write(acpi.base, acpi.blob);
 
