@@ -124,7 +124,7 @@ export function validateLaunch(
       'memory-too-large',
     );
   for (const d of options.disks) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = statSync(d.path).isFile();
     } catch {
