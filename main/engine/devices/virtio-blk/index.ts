@@ -288,18 +288,13 @@ export class VirtioBlk {
 
   private async readInto(offset: number, segments: Segment[], bytes: number): Promise<void> {
     const m = this.o.memory;
-    if (segments.every((s) => s.length % SECTOR === 0)) {
-      // Straight into guest RAM, one image read per buffer, all in flight together.
-      let at = offset;
-      await Promise.all(
-        segments.map((s) => {
-          const p = this.o.image.read(at, m.slice(s.address, s.length));
-          at += s.length;
-          return p;
-        }),
-      );
+    if (segments.length === 1 && segments[0]!.length % SECTOR === 0) {
+      // One buffer: straight into guest RAM, no copy.
+      await this.o.image.read(offset, m.slice(segments[0]!.address, segments[0]!.length));
       return;
     }
+    // Several buffers (Linux sends one per page): one image read and a copy out costs far less
+    // than a file read per page (measured: 256 reads of 4 KiB for a 1 MiB request).
     if (bytes > MAX_BOUNCE_BYTES) throw new Error('request too large');
     const bounce = new Uint8Array(bytes);
     await this.o.image.read(offset, bounce);
@@ -308,17 +303,9 @@ export class VirtioBlk {
 
   private async writeFrom(offset: number, segments: Segment[], bytes: number): Promise<void> {
     const m = this.o.memory;
-    if (segments.every((s) => s.length % SECTOR === 0)) {
-      let at = offset;
-      await Promise.all(
-        segments.map((s) => {
-          // A copy: the guest may reuse the buffer once it sees the completion, but must not
-          // before; still, a hostile guest changing it mid-write only hurts its own data.
-          const p = this.o.image.write(at, m.slice(s.address, s.length));
-          at += s.length;
-          return p;
-        }),
-      );
+    if (segments.length === 1 && segments[0]!.length % SECTOR === 0) {
+      // A hostile guest changing the buffer while it is written only hurts its own data.
+      await this.o.image.write(offset, m.slice(segments[0]!.address, segments[0]!.length));
       return;
     }
     if (bytes > MAX_BOUNCE_BYTES) throw new Error('request too large');
