@@ -196,6 +196,14 @@ export class Supervisor {
           'To run this VM now, choose "Linux kernel" as its boot source in Settings, System.',
       );
     }
+    for (const d of config.disks) {
+      const image = path.resolve(folder, d.path);
+      if (!existsSync(image))
+        throw new BridgeFailure(
+          'invalid-state',
+          `The disk image ${image} does not exist: create it (vireo createmedium) or remove the disk in Settings, Storage.`,
+        );
+    }
     if (this.children.has(folder))
       throw new BridgeFailure('invalid-state', 'The VM is already starting or running.');
     const script = this.hostScript();
@@ -251,6 +259,7 @@ export class Supervisor {
         append: config.boot.append,
         memoryMiB: config.memoryMiB,
         cpus: config.cpus,
+        disks: config.disks.map((d) => ({ path: resolveInFolder(d.path) })),
       },
       {
         onState: (state) => {

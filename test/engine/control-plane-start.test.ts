@@ -43,7 +43,7 @@ describe('vm.start on a Linux-kernel VM (real KVM)', () => {
       os: { family: 'linux', id: 'debian-12' },
       cpus: 2,
       memoryMiB: 256,
-      disk: { sizeMiB: 64, format: 'raw', allocation: 'thin', bus: 'virtio' },
+      disk: null,
       iso: null,
     });
     await h['vm.update']({
