@@ -31,6 +31,8 @@ export interface VirtioDeviceModel {
 }
 
 export const VIRTIO_MMIO_SIZE = 0x200;
+/** Offset of QueueNotify, the doorbell a machine may map as a posted write. */
+export const QUEUE_NOTIFY = 0x050;
 export const VIRTIO_MMIO_MAGIC = 0x74726976;
 export const VIRTIO_VENDOR_ID = 0x56495245; // "VIRE" as a little-endian word: any value is allowed
 export const QUEUE_SIZE_MAX = 256;

@@ -274,6 +274,10 @@ export class KvmVm implements Vm {
         initialState: options.initialStates[index],
         mailbox: mailbox.buffer,
         claimedPorts: this.claimedPorts,
+        postedMmio: options.buses.mmio
+          .list()
+          .filter((r) => r.posted)
+          .flatMap((r) => [r.base, r.base + r.length]),
       };
       const worker = new Worker(this.options.workerUrl, { workerData });
       started.push(
@@ -309,7 +313,8 @@ export class KvmVm implements Vm {
             } else if (m.type === 'posted-writes') {
               // In order, as the guest wrote them; a device that throws ends the VM as any fault.
               try {
-                for (const w of m.writes) options.buses.ports.write(w.port, w.data);
+                for (const w of m.writes)
+                  (w.mmio ? options.buses.mmio : options.buses.ports).write(w.port, w.data);
               } catch (e) {
                 onFault({
                   reason: 'device fault',

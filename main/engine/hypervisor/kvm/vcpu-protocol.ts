@@ -20,6 +20,8 @@ export interface VcpuWorkerData {
    * {@link PORT_POSTED} (writes batched to the device thread without waiting).
    */
   claimedPorts: SharedArrayBuffer;
+  /** MMIO ranges whose writes are posted, as [start, end) pairs (e.g. virtio QueueNotify). */
+  postedMmio: number[];
 }
 
 export const PORT_CLAIMED = 1;
@@ -37,5 +39,5 @@ export type VcpuWorkerMessage =
     }
   | { type: 'system-event'; event: 'shutdown' | 'reset' }
   /** Writes to posted ports, in guest order, batched. */
-  | { type: 'posted-writes'; writes: { port: number; data: Uint8Array }[] }
+  | { type: 'posted-writes'; writes: { port: number; data: Uint8Array; mmio?: true }[] }
   | { type: 'stopped' };

@@ -167,6 +167,13 @@ function parkWhilePaused(): number {
  * them after a later access of the same vCPU.
  */
 let posted: { port: number; data: Uint8Array }[] = [];
+const postedMmio = data.postedMmio;
+
+function isPostedMmio(address: number): boolean {
+  for (let i = 0; i < postedMmio.length; i += 2)
+    if (address >= postedMmio[i]! && address < postedMmio[i + 1]!) return true;
+  return false;
+}
 const POSTED_BATCH = 256;
 
 function flushPosted(): void {
@@ -266,6 +273,21 @@ function runLoop(): void {
         if (len < 1 || len > 8) {
           fault('bad MMIO exit', `length ${len} at 0x${address.toString(16)}`);
           return;
+        }
+        if (isWrite && isPostedMmio(Number(address))) {
+          // A doorbell (virtio QueueNotify): the device thread gets it, the vCPU runs on.
+          flushPosted();
+          post({
+            type: 'posted-writes',
+            writes: [
+              {
+                port: Number(address),
+                data: run.subarray(RUN_MMIO_DATA, RUN_MMIO_DATA + len).slice(),
+                mmio: true,
+              },
+            ],
+          });
+          break;
         }
         words[MB_KIND] = KIND_MMIO;
         words[MB_IS_WRITE] = isWrite ? 1 : 0;

@@ -14,7 +14,8 @@ import { prepareDirectBoot } from './index.js';
 import type { ValidatedDirectBoot } from './validate.js';
 import type { DiskImage } from '../../storage/index.js';
 import { VirtioBlk } from '../../devices/virtio-blk/index.js';
-import { VIRTIO_MMIO_SIZE, VirtioMmio } from '../../devices/virtio-mmio/index.js';
+import { QUEUE_NOTIFY, VIRTIO_MMIO_SIZE, VirtioMmio } from '../../devices/virtio-mmio/index.js';
+import type { BusDevice } from '../../bus.js';
 
 /** Where the virtio-mmio register blocks go: in the PCI hole, below the IOAPIC. */
 export const VIRTIO_MMIO_BASE = 0xd0000000;
@@ -69,7 +70,23 @@ export function assembleDirectMachine(
       onNeedsReset: (reason) => link.transport?.needsReset(reason),
     });
     link.transport = new VirtioMmio(blk, callbacks.irq(d.gsi), (line) => callbacks.onLog(line));
-    mmio.register(d.base, d.size, link.transport, `virtio-mmio ${d.name}`);
+    // QueueNotify is a posted write (the vCPU does not wait for the device thread to take the
+    // kick); the rest of the register block answers synchronously.
+    const t = link.transport;
+    const at = (shift: number): BusDevice => ({
+      read: (offset, data) => t.read(offset + shift, data),
+      write: (offset, data) => t.write(offset + shift, data),
+    });
+    mmio.register(d.base, QUEUE_NOTIFY, t, `virtio-mmio ${d.name}`);
+    mmio.register(d.base + QUEUE_NOTIFY, 4, at(QUEUE_NOTIFY), `virtio-mmio ${d.name} notify`, {
+      posted: true,
+    });
+    mmio.register(
+      d.base + QUEUE_NOTIFY + 4,
+      d.size - QUEUE_NOTIFY - 4,
+      at(QUEUE_NOTIFY + 4),
+      `virtio-mmio ${d.name}`,
+    );
     return { name: d.name, takeStats: () => blk.takeStats() };
   });
   return {
