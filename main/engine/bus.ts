@@ -47,8 +47,25 @@ export class BusConflictError extends Error {
  * up by binary search; accesses to unclaimed addresses read all-ones and drop writes, as on a
  * real ISA/PCI bus with no device decoding the address (master abort).
  */
+/**
+ * An interrupt status register pair kept in shared memory, which the vCPU thread may answer
+ * itself (no round trip to the device thread): reads of `statusAddress` (4 bytes) return the
+ * word, writes to `ackAddress` clear the written bits and lower the interrupt line `gsi` when
+ * none are left. The device sets bits with Atomics.or and raises the line on 0 -> nonzero.
+ * virtio-mmio's InterruptStatus/InterruptACK are such a pair (virtio 1.2 §4.2.2).
+ */
+export interface SharedInterruptStatus {
+  statusAddress: number;
+  ackAddress: number;
+  /** One Int32 word, the status bits. */
+  buffer: SharedArrayBuffer;
+  gsi: number;
+}
+
 export class Bus {
   private readonly ranges: BusRange[] = [];
+  /** Registers the vCPU thread may answer from shared memory (MMIO bus only). */
+  readonly sharedInterruptStatus: SharedInterruptStatus[] = [];
   /** Accesses nobody claimed, for diagnostics (`vireo` logs them at debug level). */
   unclaimedReads = 0;
   unclaimedWrites = 0;

@@ -33,6 +33,9 @@ export interface VirtioDeviceModel {
 export const VIRTIO_MMIO_SIZE = 0x200;
 /** Offset of QueueNotify, the doorbell a machine may map as a posted write. */
 export const QUEUE_NOTIFY = 0x050;
+/** InterruptStatus and InterruptACK, which a machine may let the vCPU thread answer. */
+export const INTERRUPT_STATUS = 0x060;
+export const INTERRUPT_ACK = 0x064;
 export const VIRTIO_MMIO_MAGIC = 0x74726976;
 export const VIRTIO_VENDOR_ID = 0x56495245; // "VIRE" as a little-endian word: any value is allowed
 export const QUEUE_SIZE_MAX = 256;
@@ -61,12 +64,17 @@ interface QueueRegisters {
 }
 
 export class VirtioMmio implements BusDevice {
+  /**
+   * InterruptStatus in shared memory, so the vCPU thread may answer its reads and ACKs itself
+   * (bus.ts SharedInterruptStatus); the machine registers it with the MMIO bus.
+   */
+  readonly interruptStatusBuffer = new SharedArrayBuffer(4);
+  private readonly interruptWord = new Int32Array(this.interruptStatusBuffer);
   private status = 0;
   private deviceFeaturesSel = 0;
   private driverFeaturesSel = 0;
   private driverFeatures = 0n;
   private queueSel = 0;
-  private interruptStatus = 0;
   private configGeneration = 0;
   private queues: QueueRegisters[];
 
@@ -101,9 +109,17 @@ export class VirtioMmio implements BusDevice {
   }
 
   private raise(bits: number): void {
-    const before = this.interruptStatus;
-    this.interruptStatus |= bits;
+    const before = Atomics.or(this.interruptWord, 0, bits);
     if (before === 0) this.irq.set(true);
+  }
+
+  private acknowledge(bits: number): void {
+    const before = Atomics.and(this.interruptWord, 0, ~bits);
+    if ((before & ~bits) === 0) {
+      this.irq.set(false);
+      // A completion between the AND and the lowering raised nothing: raise it now.
+      if (Atomics.load(this.interruptWord, 0) !== 0) this.irq.set(true);
+    }
   }
 
   read(offset: number, data: Uint8Array): void {
@@ -137,7 +153,7 @@ export class VirtioMmio implements BusDevice {
       case 0x044:
         return q?.ready ? 1 : 0;
       case 0x060:
-        return this.interruptStatus;
+        return Atomics.load(this.interruptWord, 0);
       case 0x070:
         return this.status;
       case 0x0fc:
@@ -184,8 +200,7 @@ export class VirtioMmio implements BusDevice {
           this.device.notify(value & 0xffff);
         break;
       case 0x064:
-        this.interruptStatus &= ~value;
-        if (this.interruptStatus === 0) this.irq.set(false);
+        this.acknowledge(value);
         break;
       case 0x070:
         this.writeStatus(value & 0xff);
@@ -219,7 +234,7 @@ export class VirtioMmio implements BusDevice {
       this.status = 0;
       this.driverFeatures = 0n;
       this.queues = this.freshQueues();
-      this.interruptStatus = 0;
+      Atomics.store(this.interruptWord, 0, 0);
       this.irq.set(false);
       return;
     }

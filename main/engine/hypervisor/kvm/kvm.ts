@@ -274,6 +274,7 @@ export class KvmVm implements Vm {
         initialState: options.initialStates[index],
         mailbox: mailbox.buffer,
         claimedPorts: this.claimedPorts,
+        sharedInterruptStatus: options.buses.mmio.sharedInterruptStatus.map((r) => ({ ...r })),
         postedMmio: options.buses.mmio
           .list()
           .filter((r) => r.posted)

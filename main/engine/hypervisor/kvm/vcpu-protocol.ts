@@ -22,6 +22,13 @@ export interface VcpuWorkerData {
   claimedPorts: SharedArrayBuffer;
   /** MMIO ranges whose writes are posted, as [start, end) pairs (e.g. virtio QueueNotify). */
   postedMmio: number[];
+  /** Interrupt status registers answered in the vCPU thread (bus.ts SharedInterruptStatus). */
+  sharedInterruptStatus: {
+    statusAddress: number;
+    ackAddress: number;
+    buffer: SharedArrayBuffer;
+    gsi: number;
+  }[];
 }
 
 export const PORT_CLAIMED = 1;

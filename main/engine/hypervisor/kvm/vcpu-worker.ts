@@ -55,6 +55,7 @@ import {
   KVM_EXIT_SYSTEM_EVENT,
   KVM_GET_REGS,
   KVM_GET_SREGS,
+  KVM_IRQ_LINE,
   KVM_RUN,
   KVM_SET_CPUID2,
   KVM_SET_MSRS,
@@ -169,6 +170,45 @@ function parkWhilePaused(): number {
 let posted: { port: number; data: Uint8Array }[] = [];
 const postedMmio = data.postedMmio;
 
+const sharedStatus = data.sharedInterruptStatus.map((r) => ({
+  ...r,
+  word: new Int32Array(r.buffer, 0, 1),
+}));
+const irqLevel = Buffer.alloc(8);
+const mmioWord = Buffer.alloc(4);
+
+function setIrq(gsi: number, level: boolean): void {
+  // struct kvm_irq_level { u32 irq; u32 level; } on the VM fd (thread-safe in KVM).
+  irqLevel.writeUInt32LE(gsi, 0);
+  irqLevel.writeUInt32LE(level ? 1 : 0, 4);
+  check('KVM_IRQ_LINE', c.ioctlBuffer(data.vmFd, KVM_IRQ_LINE, irqLevel));
+}
+
+/**
+ * Answers an interrupt status read or ACK write from shared memory (bus.ts
+ * SharedInterruptStatus); false when `address` is not such a register. After lowering the line
+ * the word is read again: a completion that raced the ACK raises it once more.
+ */
+function answerSharedStatus(address: number, isWrite: boolean): boolean {
+  for (const r of sharedStatus) {
+    if (!isWrite && address === r.statusAddress) {
+      mmioWord.writeUInt32LE(Atomics.load(r.word, 0) >>> 0, 0);
+      c.copyToNative(runAddress + RUN_MMIO_DATA, mmioWord, 4);
+      return true;
+    }
+    if (isWrite && address === r.ackAddress) {
+      const ack = run.readUInt32LE(RUN_MMIO_DATA) | 0;
+      const before = Atomics.and(r.word, 0, ~ack);
+      if ((before & ~ack) === 0) {
+        setIrq(r.gsi, false);
+        if (Atomics.load(r.word, 0) !== 0) setIrq(r.gsi, true);
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 function isPostedMmio(address: number): boolean {
   for (let i = 0; i < postedMmio.length; i += 2)
     if (address >= postedMmio[i]! && address < postedMmio[i + 1]!) return true;
@@ -274,6 +314,7 @@ function runLoop(): void {
           fault('bad MMIO exit', `length ${len} at 0x${address.toString(16)}`);
           return;
         }
+        if (len === 4 && answerSharedStatus(Number(address), isWrite)) break;
         if (isWrite && isPostedMmio(Number(address))) {
           // A doorbell (virtio QueueNotify): the device thread gets it, the vCPU runs on.
           flushPosted();

@@ -14,7 +14,13 @@ import { prepareDirectBoot } from './index.js';
 import type { ValidatedDirectBoot } from './validate.js';
 import type { DiskImage } from '../../storage/index.js';
 import { VirtioBlk } from '../../devices/virtio-blk/index.js';
-import { QUEUE_NOTIFY, VIRTIO_MMIO_SIZE, VirtioMmio } from '../../devices/virtio-mmio/index.js';
+import {
+  INTERRUPT_ACK,
+  INTERRUPT_STATUS,
+  QUEUE_NOTIFY,
+  VIRTIO_MMIO_SIZE,
+  VirtioMmio,
+} from '../../devices/virtio-mmio/index.js';
 import type { BusDevice } from '../../bus.js';
 
 /** Where the virtio-mmio register blocks go: in the PCI hole, below the IOAPIC. */
@@ -78,6 +84,12 @@ export function assembleDirectMachine(
       write: (offset, data) => t.write(offset + shift, data),
     });
     mmio.register(d.base, QUEUE_NOTIFY, t, `virtio-mmio ${d.name}`);
+    mmio.sharedInterruptStatus.push({
+      statusAddress: d.base + INTERRUPT_STATUS,
+      ackAddress: d.base + INTERRUPT_ACK,
+      buffer: t.interruptStatusBuffer,
+      gsi: d.gsi,
+    });
     mmio.register(d.base + QUEUE_NOTIFY, 4, at(QUEUE_NOTIFY), `virtio-mmio ${d.name} notify`, {
       posted: true,
     });
