@@ -67,7 +67,7 @@ export function Details({ vm }: { vm: VmSummary }) {
           rows={[
             ['Base Memory', `${c.memoryMiB} MiB`],
             ['Processors', String(c.cpus)],
-            ['Boot Order', boot],
+            [c.boot.source === 'firmware' ? 'Boot Order' : 'Boot', boot],
           ]}
         />
         <Section title="Display" rows={[['Video Memory', `${c.display.vramMiB} MiB`]]} />
