@@ -27,7 +27,9 @@ describe('PC machine (real KVM)', () => {
     child.kill('SIGTERM');
     const code = await exit;
     expect(log).toContain('firmware: SeaBIOS (version');
-    expect(log).toContain('RamSize: 0x08000000 [cmos]');
+    expect(log).toContain('Found QEMU fw_cfg');
+    expect(log).toContain('QEMU fw_cfg DMA interface supported');
+    expect(log).toContain('qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]');
     expect(log).toMatch(/Relocating init from 0x[0-9a-f]+ to 0x[0-9a-f]+/);
     expect(log).toContain('PS2 keyboard initialized');
     expect(log).toContain('No bootable device');

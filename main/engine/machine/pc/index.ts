@@ -12,9 +12,11 @@
  *   3. vCPUs from the architectural reset state: the BSP at F000:FFF0 (linear 0xFFFFFFF0, the
  *      BIOS's reset vector), APs waiting for INIT/SIPI in the in-kernel LAPIC.
  *
+ * fw_cfg gives SeaBIOS the e820 map (`etc/e820`), the RAM size and the CPU count.
+ *
  * NOT BUILT YET (issue "The PC machine"): the PCI host bridge and PIIX3 (so SeaBIOS finds no
- * VGA option ROM and no IDE controller), fw_cfg (so SeaBIOS falls back to CMOS for the memory
- * size and has no ACPI tables or boot order), the IDE/ATAPI CD-ROM. Until they are wired in
+ * VGA option ROM and no IDE controller), the ACPI tables and boot order over fw_cfg, the
+ * IDE/ATAPI CD-ROM. Until they are wired in
  * here, a PC VM runs SeaBIOS to "No bootable device" and its debug output is the only sign
  * of life.
  *
@@ -38,6 +40,18 @@ import type { Vm } from '../../hypervisor/types.js';
 import type { AssembledMachine, MachineCallbacks } from '../types.js';
 import { BIOS_SHADOW_LIMIT, FIRST_MIB, planPcMemory } from './layout.js';
 import { DebugConsole, SystemControlPortA } from './legacy-ports.js';
+import {
+  FW_CFG_MAX_CPUS,
+  FW_CFG_NB_CPUS,
+  FW_CFG_PORT_DMA,
+  FW_CFG_PORT_SELECTOR,
+  FW_CFG_RAM_SIZE,
+  FwCfg,
+  e820File,
+} from '../../devices/fw-cfg/index.js';
+
+/** e820 type 1, usable RAM (ACPI 6.5 table 15.1). */
+const E820_RAM = 1;
 import type { ValidatedPcBoot } from './validate.js';
 
 export const COM1_BASE = 0x3f8;
@@ -92,6 +106,12 @@ export function assemblePcMachine(
     vram: memory.bytes.subarray(vramOffset, vramOffset + PC_VRAM_BYTES),
   });
   const debug = new DebugConsole((line) => callbacks.onLog(`firmware: ${line}`));
+  // fw_cfg: how SeaBIOS learns the memory map and CPU count (the RAM the VM has, below 4 GiB).
+  const fwCfg = new FwCfg(memory, pc.memoryBytes);
+  fwCfg.setU64(FW_CFG_RAM_SIZE, pc.memoryBytes);
+  fwCfg.setU16(FW_CFG_NB_CPUS, pc.cpus);
+  fwCfg.setU16(FW_CFG_MAX_CPUS, pc.cpus);
+  fwCfg.addFile('etc/e820', e820File(plan.e820.map((e) => ({ ...e, type: E820_RAM }))));
   const portA = new SystemControlPortA(() => callbacks.onReset());
 
   ports.register(COM1_BASE, UART_REGISTER_COUNT, serial, 'COM1 (16550A)');
@@ -100,6 +120,8 @@ export function assemblePcMachine(
   ports.register(RTC_INDEX_PORT, 2, rtc, 'CMOS/RTC');
   ports.register(ACPI_PM_BASE, ACPI_PM_LENGTH, acpiPm, 'ACPI PM');
   ports.register(SYSTEM_CONTROL_PORT_A, 1, portA, 'system control port A');
+  ports.register(FW_CFG_PORT_SELECTOR, 2, fwCfg.ioPorts, 'fw_cfg selector/data');
+  ports.register(FW_CFG_PORT_DMA, 8, fwCfg.dmaPorts, 'fw_cfg DMA address');
   // Posted: the BIOS writes thousands of log bytes, each would otherwise wait for an answer.
   ports.register(DEBUG_PORT, 1, debug, 'SeaBIOS debug console', { posted: true });
   ports.register(VGA_PORT_BASE, VGA_PORT_COUNT, vga.ioPorts, 'VGA registers');
