@@ -11,7 +11,18 @@ const steps = [
   ['unit', ['npx', 'vitest', 'run', '--project', 'unit']],
   ['e2e', ['npx', 'vitest', 'run', '--project', 'e2e']],
   // Real KVM: directly where /dev/kvm works, otherwise inside one nested guest boot.
-  ['engine', ['test/harness/with-kvm', 'node_modules/.bin/vitest', 'run', '--project', 'engine']],
+  [
+    'engine',
+    [
+      'test/harness/with-kvm',
+      '--silence',
+      '600',
+      'node_modules/.bin/vitest',
+      'run',
+      '--project',
+      'engine',
+    ],
+  ],
 ];
 
 const only = process.argv.slice(2);

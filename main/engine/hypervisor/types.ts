@@ -27,6 +27,12 @@ export interface MemoryRegion {
   readOnly?: boolean;
 }
 
+export interface MemorySlot {
+  readonly region: MemoryRegion;
+  /** Removes the mapping; guest accesses there become MMIO exits again. Safe to call twice. */
+  unmap(): void;
+}
+
 export interface VcpuStartOptions {
   /** One entry per vCPU: index 0 is the boot vCPU; APs usually start from reset (undefined). */
   initialStates: readonly (VcpuInitialState | undefined)[];
@@ -40,8 +46,11 @@ export interface VcpuStartOptions {
 export interface Vm {
   /** Allocates guest RAM (once) in memory every thread of the VM host can see. */
   allocateMemory(bytes: number): GuestMemory;
-  /** Maps part of guest RAM at a guest-physical address. */
-  mapMemory(region: MemoryRegion): void;
+  /**
+   * Maps part of guest RAM at a guest-physical address. The slot can be removed again while
+   * the VM runs (a PCI BAR the guest moves: framebuffer, option ROM).
+   */
+  mapMemory(region: MemoryRegion): MemorySlot;
   /** The interrupt line for a GSI on the in-kernel PIC/IOAPIC (ISA IRQ n = GSI n). */
   irqLine(gsi: number): IrqLine;
   /** Creates and starts the vCPUs; resolves when all run. */

@@ -28,7 +28,15 @@ import {
   type VcpuExitCounts,
   waitAsync,
 } from '../exit-mailbox.js';
-import type { Hypervisor, MemoryRegion, Vcpu, VcpuFault, VcpuStartOptions, Vm } from '../types.js';
+import type {
+  Hypervisor,
+  MemoryRegion,
+  MemorySlot,
+  Vcpu,
+  VcpuFault,
+  VcpuStartOptions,
+  Vm,
+} from '../types.js';
 import { cpuidForVcpu } from './cpuid.js';
 import { KvmUnavailableError, kvmOpenError } from './errors.js';
 import {
@@ -173,6 +181,7 @@ interface KvmVcpu extends Vcpu {
 export class KvmVm implements Vm {
   private memory: GuestMemory | undefined;
   private nextSlot = 0;
+  private readonly freeSlots: number[] = [];
   private vcpus: KvmVcpu[] = [];
   private readonly serving = new AbortController();
   private readonly irqBuf = Buffer.alloc(8);
@@ -213,7 +222,7 @@ export class KvmVm implements Vm {
     return this.memory;
   }
 
-  mapMemory(region: MemoryRegion): void {
+  mapMemory(region: MemoryRegion): MemorySlot {
     const memory = this.memory;
     if (!memory) throw new Error('allocate guest RAM before mapping it');
     const { guestPhysical, memoryOffset, size } = region;
@@ -224,9 +233,11 @@ export class KvmVm implements Vm {
     }
     memory.check(memoryOffset, size);
     const base = addressOf(new Uint8Array(memory.buffer)) + memory.offset;
+    const slot = this.freeSlots.pop() ?? this.nextSlot++;
+    const flags = region.readOnly ? KVM_MEM_READONLY : 0;
     const encoded = encodeMemoryRegion({
-      slot: this.nextSlot++,
-      flags: region.readOnly ? KVM_MEM_READONLY : 0,
+      slot,
+      flags,
       guestPhysical,
       size,
       userAddress: base + memoryOffset,
@@ -235,6 +246,27 @@ export class KvmVm implements Vm {
       'KVM_SET_USER_MEMORY_REGION',
       libc().ioctlBuffer(this.vmFd, KVM_SET_USER_MEMORY_REGION, encoded),
     );
+    let mapped = true;
+    return {
+      region: { ...region },
+      unmap: () => {
+        if (!mapped || this.destroyed) return;
+        mapped = false;
+        // "memory_size 0 deletes the slot" (Documentation/virt/kvm/api.rst, 4.35).
+        const remove = encodeMemoryRegion({
+          slot,
+          flags,
+          guestPhysical,
+          size: 0,
+          userAddress: base + memoryOffset,
+        });
+        check(
+          'KVM_SET_USER_MEMORY_REGION',
+          libc().ioctlBuffer(this.vmFd, KVM_SET_USER_MEMORY_REGION, remove),
+        );
+        this.freeSlots.push(slot);
+      },
+    };
   }
 
   irqLine(gsi: number): IrqLine {

@@ -14,11 +14,16 @@
  *
  * fw_cfg gives SeaBIOS the e820 map (`etc/e820`), the RAM size and the CPU count.
  *
- * NOT BUILT YET (issue "The PC machine"): the PCI host bridge and PIIX3 (so SeaBIOS finds no
- * VGA option ROM and no IDE controller), the ACPI tables and boot order over fw_cfg, the
- * IDE/ATAPI CD-ROM. Until they are wired in
- * here, a PC VM runs SeaBIOS to "No bootable device" and its debug output is the only sign
- * of life.
+ * PCI bus 0 (configuration mechanism #1 at 0xCF8), as QEMU's `-M pc -vga std` numbers it:
+ *   00:00.0 i440FX host bridge, 00:01.0 PIIX3 ISA bridge, 00:01.1 PIIX3 IDE (legacy ports;
+ *   the CD-ROM is the secondary channel's master, where QEMU's `-cdrom` puts it),
+ *   00:02.0 standard VGA 1234:1111 (BAR0 the framebuffer, BAR2 its registers, the option ROM
+ *   vgabios-stdvga.bin). SeaBIOS assigns the BARs; a BAR the guest places becomes a KVM memory
+ *   slot (framebuffer, ROM: no exits) or a range on the MMIO bus (registers).
+ *
+ * NOT BUILT YET (issue "The PC machine"): ACPI tables over fw_cfg's table-loader (so no ACPI
+ * power button; Linux runs from SeaBIOS's MP table), the boot order file, an IDE hard disk,
+ * PS/2 typematic and LEDs.
  *
  * Runtime: engine (device thread).
  */
@@ -32,11 +37,31 @@ import {
   DISPI_PORT_COUNT,
   LEGACY_WINDOW_BASE,
   LEGACY_WINDOW_SIZE,
+  MMIO_BAR_SIZE,
   StdVga,
+  loadVgaRom,
   VGA_PORT_BASE,
   VGA_PORT_COUNT,
 } from '../../devices/vga/index.js';
-import type { Vm } from '../../hypervisor/types.js';
+import type { MemorySlot, Vm } from '../../hypervisor/types.js';
+import { I440fxHostBridge } from '../../devices/i440fx/index.js';
+import { Piix3Ide, Piix3IsaBridge } from '../../devices/piix3/index.js';
+import {
+  AtapiCdrom,
+  IDE_COMMAND_PORT_COUNT,
+  IDE_CONTROL_PORT_COUNT,
+  IDE_PRIMARY,
+  IDE_SECONDARY,
+  IdeChannel,
+} from '../../devices/ide/index.js';
+import {
+  PCI_CONFIG_ADDRESS_PORT,
+  PCI_CONFIG_PORT_COUNT,
+  PciBus,
+  PciConfigSpace,
+  type PciFunction,
+  type PciMapping,
+} from '../../devices/pci/index.js';
 import type { AssembledMachine, MachineCallbacks } from '../types.js';
 import { BIOS_SHADOW_LIMIT, FIRST_MIB, planPcMemory } from './layout.js';
 import { DebugConsole, SystemControlPortA } from './legacy-ports.js';
@@ -66,7 +91,15 @@ export const PC_VRAM_BYTES = 16 * 1024 * 1024;
 export interface PcMachine extends AssembledMachine {
   vga: StdVga;
   i8042: I8042;
+  pci: PciBus;
+  /** The optical drive (always present, maybe empty): insert/eject change the medium live. */
+  cdrom: AtapiCdrom;
 }
+
+/** PCI slot numbers on bus 0 (QEMU's `-M pc` order). */
+export const PCI_SLOT_HOST_BRIDGE = 0;
+export const PCI_SLOT_PIIX3 = 1;
+export const PCI_SLOT_VGA = 2;
 
 export function assemblePcMachine(
   vm: Vm,
@@ -74,7 +107,12 @@ export function assemblePcMachine(
   callbacks: MachineCallbacks,
 ): PcMachine {
   const plan = planPcMemory(pc.memoryBytes, pc.firmware.length);
-  const memory = vm.allocateMemory(plan.bufferBytes + PC_VRAM_BYTES);
+  // The VGA BIOS first: its size decides the guest memory buffer, and a missing seabios
+  // package is the likeliest setup error.
+  const romBytes = loadVgaRom().length;
+  const vramOffset = plan.bufferBytes;
+  const romOffset = vramOffset + PC_VRAM_BYTES;
+  const memory = vm.allocateMemory(romOffset + Math.max(romBytes, 4096));
   for (const r of plan.regions) vm.mapMemory(r);
   // The firmware image below 4 GiB, and its last 256 KiB (at most) ending at 1 MiB. A 256 KiB
   // SeaBIOS is linked to run from 0xC0000-0xFFFFF: on QEMU it copies itself there from the
@@ -83,7 +121,13 @@ export function assemblePcMachine(
   memory.bytes.set(pc.firmware, plan.firmwareOffset);
   const shadow = pc.firmware.subarray(Math.max(0, pc.firmware.length - BIOS_SHADOW_LIMIT));
   memory.bytes.set(shadow, FIRST_MIB - shadow.length);
-  const vramOffset = plan.bufferBytes;
+  // The VRAM the VGA device draws from is the slot the guest's framebuffer BAR maps, so
+  // guest writes there bypass the device: the renderer cannot rely on its dirty tracking.
+  const vga = new StdVga({
+    vram: memory.bytes.subarray(vramOffset, vramOffset + PC_VRAM_BYTES),
+    vramWritesTracked: false,
+  });
+  memory.bytes.set(vga.pci.rom, romOffset);
 
   const ports = new Bus('ports');
   const mmio = new Bus('mmio');
@@ -101,9 +145,6 @@ export function assemblePcMachine(
     sci: callbacks.irq(ACPI_SCI_IRQ),
     onPowerOff: () => callbacks.onPowerOff(),
     onReset: () => callbacks.onReset(),
-  });
-  const vga = new StdVga({
-    vram: memory.bytes.subarray(vramOffset, vramOffset + PC_VRAM_BYTES),
   });
   const debug = new DebugConsole((line) => callbacks.onLog(`firmware: ${line}`));
   // fw_cfg: how SeaBIOS learns the memory map and CPU count (the RAM the VM has, below 4 GiB).
@@ -128,6 +169,79 @@ export function assemblePcMachine(
   ports.register(DISPI_INDEX_PORT, DISPI_PORT_COUNT, vga.dispiPorts, 'Bochs VBE DISPI');
   mmio.register(LEGACY_WINDOW_BASE, LEGACY_WINDOW_SIZE, vga.legacyWindow, 'VGA legacy window');
 
+  // PCI: chipset, IDE, VGA.
+  const pci = new PciBus(() => callbacks.onReset());
+  pci.attach(PCI_SLOT_HOST_BRIDGE, 0, new I440fxHostBridge());
+  pci.attach(PCI_SLOT_PIIX3, 0, new Piix3IsaBridge());
+  pci.attach(PCI_SLOT_PIIX3, 1, new Piix3Ide());
+  const vgaFunction: PciFunction = {
+    name: 'standard VGA',
+    config: new PciConfigSpace(
+      {
+        vendorId: vga.pci.vendorId,
+        deviceId: vga.pci.deviceId,
+        classCode: vga.pci.classCode,
+        revision: vga.pci.revision,
+        subsystemVendorId: vga.pci.subsystemVendorId,
+        subsystemId: vga.pci.subsystemId,
+      },
+      {
+        bars: {
+          0: { kind: 'memory32', size: PC_VRAM_BYTES, prefetchable: true },
+          2: { kind: 'memory32', size: MMIO_BAR_SIZE },
+        },
+        romSize: romBytes,
+      },
+    ),
+  };
+  const slots = new Map<PciMapping['bar'], MemorySlot>();
+  const mmioBars = new Map<PciMapping['bar'], number>();
+  vgaFunction.config.onMap = (m) => {
+    slots.get(m.bar)?.unmap();
+    slots.delete(m.bar);
+    const oldMmio = mmioBars.get(m.bar);
+    if (oldMmio !== undefined) mmio.unregister(oldMmio);
+    mmioBars.delete(m.bar);
+    if (m.address === undefined) return;
+    if (m.bar === 0) {
+      slots.set(
+        0,
+        vm.mapMemory({ guestPhysical: m.address, memoryOffset: vramOffset, size: m.size }),
+      );
+    } else if (m.bar === 'rom') {
+      const size = Math.max(romBytes, 4096);
+      slots.set(
+        'rom',
+        vm.mapMemory({ guestPhysical: m.address, memoryOffset: romOffset, size, readOnly: true }),
+      );
+    } else if (m.bar === 2) {
+      mmio.register(m.address, m.size, vga.mmioRegisters, 'VGA registers (BAR2)');
+      mmioBars.set(2, m.address);
+    }
+  };
+  pci.attach(PCI_SLOT_VGA, 0, vgaFunction);
+  ports.register(PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_PORT_COUNT, pci, 'PCI configuration');
+
+  // IDE: an empty primary channel (disks come later) and the CD-ROM as secondary master.
+  const cdrom = new AtapiCdrom();
+  if (pc.cdromPath) cdrom.insert(pc.cdromPath);
+  cdrom.reset();
+  const primary = new IdeChannel({
+    irq: callbacks.irq(IDE_PRIMARY.irq),
+    drives: [undefined, undefined],
+  });
+  const secondary = new IdeChannel({
+    irq: callbacks.irq(IDE_SECONDARY.irq),
+    drives: [cdrom, undefined],
+  });
+  for (const [channel, at, name] of [
+    [primary, IDE_PRIMARY, 'IDE primary'],
+    [secondary, IDE_SECONDARY, 'IDE secondary'],
+  ] as const) {
+    ports.register(at.commandBase, IDE_COMMAND_PORT_COUNT, channel.commandPorts, name);
+    ports.register(at.controlBase, IDE_CONTROL_PORT_COUNT, channel.controlPorts, `${name} control`);
+  }
+
   return {
     ports,
     mmio,
@@ -140,5 +254,7 @@ export function assemblePcMachine(
     keyboard: i8042,
     vga,
     i8042,
+    pci,
+    cdrom,
   };
 }

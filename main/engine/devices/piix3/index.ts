@@ -1,0 +1,59 @@
+/**
+ * The PIIX3 (82371SB, datasheet doc 290550) functions this PC presents:
+ *
+ * - 00:01.0 PCI-to-ISA bridge, 8086:7000, class 06 01 00, multi-function. PIRQ route control
+ *   (60h-63h, §4.1.9) is kept for the OS to read back; the PCI devices here use no INTx
+ *   (IDE runs in legacy mode on IRQ 14/15, VGA has no interrupt), so the routing drives no
+ *   line. ELCR (ports 0x4D0/0x4D1) is handled by KVM's in-kernel PIC.
+ * - 00:01.1 IDE controller, 8086:7010, class 01 01 80: "ISA compatibility mode" on both
+ *   channels (programming interface bits 0 and 2 clear, fixed), so the command blocks sit at
+ *   0x1F0/0x3F6 (IRQ 14) and 0x170/0x376 (IRQ 15) whatever the BARs hold (PCI IDE Controller
+ *   Specification 1.0 §2.1). Bit 7 says bus mastering is possible but BAR4 (the bus-master
+ *   registers) is not implemented: it reads as 0, so SeaBIOS and Linux's ata_piix use PIO
+ *   ("BMDMA: BAR4 is zero, falling back to PIO"). IDETIM (40h-43h, §4.2.8): bit 15 enables a
+ *   channel's decode; ata_piix refuses a channel whose bit is clear, so they start set.
+ *
+ * The IDE channels themselves are ../ide.
+ *
+ * Runtime: engine (device thread).
+ */
+import { PCI_HEADER_MULTIFUNCTION, PciConfigSpace, type PciFunction } from '../pci/index.js';
+
+export const PIIX3_VENDOR_ID = 0x8086;
+export const PIIX3_ISA_DEVICE_ID = 0x7000;
+export const PIIX3_IDE_DEVICE_ID = 0x7010;
+export const PIIX3_PIRQ_ROUTE = 0x60;
+export const PIIX3_IDETIM_PRIMARY = 0x40;
+export const PIIX3_IDETIM_SECONDARY = 0x42;
+const IDETIM_DECODE_ENABLE = 0x8000;
+/** PIRQx route disabled (bit 7), the reset value (§4.1.9). */
+const PIRQ_DISABLED = 0x80;
+
+export class Piix3IsaBridge implements PciFunction {
+  readonly name = 'PIIX3 ISA bridge';
+  readonly config = new PciConfigSpace({
+    vendorId: PIIX3_VENDOR_ID,
+    deviceId: PIIX3_ISA_DEVICE_ID,
+    classCode: 0x060100,
+    headerType: PCI_HEADER_MULTIFUNCTION,
+  });
+
+  constructor() {
+    this.config.allowWrite(PIIX3_PIRQ_ROUTE, 4, 0x8f);
+    for (let i = 0; i < 4; i++) this.config.bytes[PIIX3_PIRQ_ROUTE + i] = PIRQ_DISABLED;
+  }
+}
+
+export class Piix3Ide implements PciFunction {
+  readonly name = 'PIIX3 IDE';
+  readonly config = new PciConfigSpace({
+    vendorId: PIIX3_VENDOR_ID,
+    deviceId: PIIX3_IDE_DEVICE_ID,
+    classCode: 0x010180,
+  });
+
+  constructor() {
+    this.config.allowWrite(PIIX3_IDETIM_PRIMARY, 4, 0xff);
+    this.config.setU32(PIIX3_IDETIM_PRIMARY, IDETIM_DECODE_ENABLE | (IDETIM_DECODE_ENABLE << 16));
+  }
+}
