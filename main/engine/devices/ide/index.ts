@@ -30,7 +30,8 @@
  * Runtime: engine (device thread).
  */
 import type { BusDevice, IrqLine } from '../../bus.js';
-import { AtapiCdrom, type AtapiData } from './atapi-cdrom.js';
+import type { AtapiCdrom} from './atapi-cdrom.js';
+import { type AtapiData } from './atapi-cdrom.js';
 
 export { AtapiCdrom, CD_SECTOR_SIZE } from './atapi-cdrom.js';
 
@@ -256,7 +257,7 @@ export class IdeChannel {
     // Commands to an absent drive are ignored, as a real cable with nobody there would.
     if (!drive) return;
     const i = this.selected;
-    if (this.status[i]! & STATUS_BSY) return;
+    if (this.status[i] & STATUS_BSY) return;
     switch (code) {
       case CMD_IDENTIFY_PACKET:
         this.startDataIn(identifyPacketDevice(drive), () => this.finishDataIn());
