@@ -27,6 +27,8 @@ export type RebootAction = z.infer<typeof RebootAction>;
 export const MIN_MEMORY_MIB = 16;
 /** virtio-mmio disks of the direct machine (GSIs 16..23 of the in-kernel IOAPIC). */
 export const MAX_DISKS = 8;
+/** IDE positions for disks on the PC machine: primary master and slave, secondary slave. */
+export const PC_MAX_DISKS = 3;
 
 /** Boot devices of the PC machine, in the firmware's order. */
 export const PcBootDevice = z.enum(['cdrom', 'disk']);
@@ -104,6 +106,11 @@ export function validateLaunch(
   }
   const options = parsed.data;
   if (options.machine === 'pc') {
+    if (options.disks.length > PC_MAX_DISKS)
+      throw new LaunchError(
+        `the PC machine takes at most ${PC_MAX_DISKS} disks on its IDE controller: remove ${options.disks.length - PC_MAX_DISKS}`,
+        'too-many-disks',
+      );
     try {
       const pc = validatePcBoot({
         firmwarePath: options.firmware,

@@ -14,23 +14,37 @@ import { DEFAULT_FIRMWARE } from '../../engine/machine/pc/validate.js';
 import { KvmUnavailableError } from '../../engine/hypervisor/kvm/errors.js';
 import { ConsoleEscape, ESCAPE_HELP } from '../../engine/host/console-escape.js';
 import { VmHost, type VmOutcome } from '../../engine/host/vm-host.js';
-import { LaunchError, RebootAction, validateLaunch } from '../../engine/vm-launch.js';
+import { LaunchError, PC_MAX_DISKS, RebootAction, validateLaunch } from '../../engine/vm-launch.js';
 import { CliError, UsageError, parseInteger, type CliCommand } from '../command.js';
 
 const USAGE =
   'vireo run --kernel FILE [--initrd FILE] [--append "ARGS"] [--disk IMAGE]... [--memory MB] ' +
   '[--cpus N] [--reboot-action reset|exit] [--verbose]\n' +
-  'vireo run --cdrom ISO [--bios FILE] [--memory MB] [--cpus N] ' +
+  'vireo run [--cdrom ISO] [--disk IMAGE]... [--boot cdrom,disk] [--bios FILE] [--memory MB] [--cpus N] ' +
   '[--screenshot SECONDS:FILE.png]... [--stop-after SECONDS] [--verbose]\n' +
   '  With --kernel: boots a 64-bit Linux bzImage directly (no firmware); each --disk (raw or\n' +
   '  qcow2) is a virtio-blk disk over virtio-mmio (/dev/vda, /dev/vdb, ... in the guest).\n' +
   '  Otherwise: the PC machine with SeaBIOS (--bios, default ' +
   DEFAULT_FIRMWARE +
-  ') booting the ISO in its CD-ROM drive.\n' +
+  ') booting, in --boot order (default cdrom,disk), the ISO in its IDE CD-ROM drive or the\n' +
+  '  --disk images (IDE hard disks: primary master, primary slave, secondary slave).\n' +
   '  The serial console (COM1) is on this terminal; --verbose adds the firmware log on stderr.\n' +
   '  --screenshot saves the screen SECONDS after start (repeatable); --stop-after powers off.\n' +
   '  Defaults: --memory 256, --cpus 1, --append "console=ttyS0", --reboot-action reset.\n' +
   '  Ctrl-A X quits, Ctrl-A H shows the console keys.';
+
+/** `cdrom,disk`: the firmware's boot order. */
+function parseBootOrder(spec: string): ('cdrom' | 'disk')[] {
+  const order = spec.split(',');
+  if (
+    order.length < 1 ||
+    order.length > 2 ||
+    new Set(order).size !== order.length ||
+    !order.every((d) => d === 'cdrom' || d === 'disk')
+  )
+    throw new UsageError(`--boot wants cdrom, disk or both in order (cdrom,disk), not "${spec}"`);
+  return order as ('cdrom' | 'disk')[];
+}
 
 /** `SECONDS:FILE.png`: when, counted from the start, and where. */
 function parseScreenshot(spec: string): { seconds: number; file: string } {
@@ -60,6 +74,7 @@ export const run: CliCommand = {
         cpus: { type: 'string' },
         cdrom: { type: 'string' },
         disk: { type: 'string', multiple: true },
+        boot: { type: 'string' },
         bios: { type: 'string' },
         screenshot: { type: 'string', multiple: true },
         'stop-after': { type: 'string' },
@@ -75,10 +90,11 @@ export const run: CliCommand = {
       throw new UsageError('--cdrom and --bios are for the PC machine: leave out --kernel');
     if (machine === 'pc' && (values.initrd || values.append))
       throw new UsageError('--initrd and --append need --kernel');
-    if (machine === 'pc' && values.disk)
+    if (machine === 'pc' && (values.disk?.length ?? 0) > PC_MAX_DISKS)
       throw new UsageError(
-        '--disk works with --kernel for now: the PC machine has no disk controller yet',
+        `the PC machine takes at most ${PC_MAX_DISKS} disks (IDE primary master and slave, secondary slave)`,
       );
+    const bootOrder = values.boot === undefined ? undefined : parseBootOrder(values.boot);
     const screenshots = (values.screenshot ?? []).map(parseScreenshot);
     const stopAfter = values['stop-after'] === undefined ? null : Number(values['stop-after']);
     if (stopAfter !== null && !(stopAfter > 0 && stopAfter <= 86400))
@@ -93,6 +109,7 @@ export const run: CliCommand = {
         ...(values.kernel ? { kernel: values.kernel } : {}),
         ...(values.bios ? { firmware: values.bios } : {}),
         cdrom: values.cdrom ?? null,
+        ...(bootOrder ? { bootOrder } : {}),
         disks: (values.disk ?? []).map((p) => ({ path: p })),
         initrd: values.initrd ?? null,
         append: values.append ?? 'console=ttyS0',

@@ -115,7 +115,7 @@ export class VmHost {
       };
       const machine =
         this.launch.machine === 'pc'
-          ? assemblePcMachine(vm, this.launch.pc, callbacks)
+          ? assemblePcMachine(vm, this.launch.pc, callbacks, this.images, options.bootOrder)
           : assembleDirectMachine(vm, this.launch.boot, options, callbacks, this.images);
       this.machine = machine;
       this.events.onLog(

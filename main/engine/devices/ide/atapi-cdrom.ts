@@ -135,6 +135,7 @@ export interface MediumInfo {
 }
 
 export class AtapiCdrom {
+  readonly kind = 'atapi' as const;
   private fd: number | undefined;
   private medium: MediumInfo | undefined;
   private sense: Sense = { key: SENSE_NONE, asc: 0, ascq: 0 };

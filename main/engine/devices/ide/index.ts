@@ -1,8 +1,9 @@
 /**
  * An IDE (parallel ATA) channel in PIO mode: the command block (8 ports from 0x1F0 or 0x170)
  * and the control block (0x3F6 or 0x376), two drive positions (device 0 "master" and device 1
- * "slave"), one ISA interrupt (14 or 15). Its drives today are ATAPI CD-ROMs (./atapi-cdrom.ts);
- * an ATA hard disk on the same channel comes with the disks work.
+ * "slave"), one ISA interrupt (14 or 15). Its drives are ATAPI CD-ROMs (./atapi-cdrom.ts) and
+ * ATA hard disks on disk images (./ata-disk.ts; the commands are run here, the drive holds
+ * its identity, geometry and image).
  *
  * The protocol is ATA/ATAPI-6 (T13/1410D) and SFF-8020i:
  *   - registers (§7): data 0, error/features 1, sector count / interrupt reason 2,
@@ -17,7 +18,13 @@
  *     count limit the host put in LBA mid/high, each announced by INTRQ with reason IO, then
  *     completion with reason IO|CoD;
  *   - software reset (SRST in device control) puts the signature (sector count 1, LBA low 1,
- *     LBA mid 14h, LBA high EBh for ATAPI) in the task file (§9.2).
+ *     LBA mid 14h, LBA high EBh for ATAPI; 0/0 for ATA) in the task file (§9.2);
+ *   - the task file registers are two deep for 48-bit commands: each write pushes the old
+ *     value to the "previous" half, which reads back with HOB set in device control (§6.20).
+ *
+ * ATA disk commands are ../ide/ata-disk.ts's list; their LBA and count are checked against
+ * the image (ID NOT FOUND past the end), their I/O runs asynchronously with BSY set, and a
+ * reset while it runs makes its result be dropped.
  *
  * Registers the drive that is not there would answer read as 0, so probing (write 55h/AAh to
  * sector count / LBA low and read back, as SeaBIOS's ata_detect and Linux's ata_devchk do)
@@ -30,10 +37,13 @@
  * Runtime: engine (device thread).
  */
 import type { BusDevice, IrqLine } from '../../bus.js';
-import type { AtapiCdrom} from './atapi-cdrom.js';
-import { type AtapiData } from './atapi-cdrom.js';
+import type { AtapiCdrom, AtapiData } from './atapi-cdrom.js';
+import { ATA_SECTOR_SIZE, putString, type AtaDisk } from './ata-disk.js';
 
 export { AtapiCdrom, CD_SECTOR_SIZE } from './atapi-cdrom.js';
+export { AtaDisk, ATA_SECTOR_SIZE } from './ata-disk.js';
+
+export type IdeDrive = AtapiCdrom | AtaDisk;
 
 export const IDE_PRIMARY = { commandBase: 0x1f0, controlBase: 0x3f6, irq: 14 } as const;
 export const IDE_SECONDARY = { commandBase: 0x170, controlBase: 0x376, irq: 15 } as const;
@@ -48,9 +58,14 @@ export const STATUS_DRQ = 0x08;
 export const STATUS_ERR = 0x01;
 /** Error register: command aborted. */
 export const ERROR_ABRT = 0x04;
+/** Error register: ID not found (an address past the end), uncorrectable data (I/O failure). */
+export const ERROR_IDNF = 0x10;
+export const ERROR_UNC = 0x40;
 /** Device control bits. */
 const CONTROL_NIEN = 0x02;
 const CONTROL_SRST = 0x04;
+const CONTROL_HOB = 0x80;
+const DEVICE_LBA = 0x40;
 /** Interrupt reason bits in the sector count register during PACKET (SFF-8020i §5.3). */
 const REASON_COD = 0x01;
 const REASON_IO = 0x02;
@@ -76,11 +91,13 @@ type Phase =
   /** The host reads `buffer` (IDENTIFY data, or one ATAPI block) from the data port. */
   | { kind: 'data-in'; buffer: Uint8Array; position: number; after: () => void }
   /** The host writes the CDB of a PACKET command. */
-  | { kind: 'cdb'; buffer: Uint8Array; position: number };
+  | { kind: 'cdb'; buffer: Uint8Array; position: number }
+  /** The host writes `buffer` (sectors for a disk write). */
+  | { kind: 'data-out'; buffer: Uint8Array; position: number; after: (data: Uint8Array) => void };
 
 export interface IdeChannelOptions {
   irq: IrqLine;
-  drives: [AtapiCdrom | undefined, AtapiCdrom | undefined];
+  drives: [IdeDrive | undefined, IdeDrive | undefined];
   /** Figures for the VM's statistics; called per completed PACKET read. */
   onRead?: (bytes: number) => void;
 }
@@ -100,7 +117,11 @@ export class IdeChannel {
   private interruptPending = false;
   private lineLevel = false;
   private readonly irq: IrqLine;
-  readonly drives: [AtapiCdrom | undefined, AtapiCdrom | undefined];
+  readonly drives: [IdeDrive | undefined, IdeDrive | undefined];
+  /** The "previous" halves of the 48-bit task file (features, count, LBA low/mid/high). */
+  private readonly hob = new Uint8Array(5);
+  /** Bumped by every reset: asynchronous disk I/O started before it is dropped. */
+  private generation = 0;
   private readonly onRead: ((bytes: number) => void) | undefined;
   /** The device and control port blocks to put on the port bus. */
   readonly commandPorts: BusDevice;
@@ -125,7 +146,7 @@ export class IdeChannel {
     return this.device & DEVICE_DEV1 ? 1 : 0;
   }
 
-  private get drive(): AtapiCdrom | undefined {
+  private get drive(): IdeDrive | undefined {
     return this.drives[this.selected];
   }
 
@@ -152,21 +173,22 @@ export class IdeChannel {
       // Nobody answers for an absent drive but the device register the host just wrote.
       value = offset === 6 ? this.device : 0;
     } else {
+      const hob = (this.control & CONTROL_HOB) !== 0;
       switch (offset) {
         case 1:
-          value = this.error[this.selected];
+          value = hob ? this.hob[0]! : this.error[this.selected];
           break;
         case 2:
-          value = this.sectorCount;
+          value = hob ? this.hob[1]! : this.sectorCount;
           break;
         case 3:
-          value = this.lbaLow;
+          value = hob ? this.hob[2]! : this.lbaLow;
           break;
         case 4:
-          value = this.lbaMid;
+          value = hob ? this.hob[3]! : this.lbaMid;
           break;
         case 5:
-          value = this.lbaHigh;
+          value = hob ? this.hob[4]! : this.lbaHigh;
           break;
         case 6:
           value = this.device;
@@ -186,20 +208,27 @@ export class IdeChannel {
       return;
     }
     const value = data[0]!;
+    // A task-file write also clears HOB (§7.9), so the next reads see the current halves.
+    if (offset >= 1 && offset <= 5) this.control &= ~CONTROL_HOB;
     switch (offset) {
       case 1:
+        this.hob[0] = this.features;
         this.features = value;
         return;
       case 2:
+        this.hob[1] = this.sectorCount;
         this.sectorCount = value;
         return;
       case 3:
+        this.hob[2] = this.lbaLow;
         this.lbaLow = value;
         return;
       case 4:
+        this.hob[3] = this.lbaMid;
         this.lbaMid = value;
         return;
       case 5:
+        this.hob[4] = this.lbaHigh;
         this.lbaHigh = value;
         return;
       case 6:
@@ -227,21 +256,25 @@ export class IdeChannel {
 
   private resetDrives(): void {
     this.phase = { kind: 'idle' };
+    this.generation++;
     for (const i of [0, 1] as const) {
       this.status[i] = this.drives[i] ? STATUS_DRDY | STATUS_DSC : 0;
       this.error[i] = 0x01; // diagnostic code: no error detected
+      if (this.drives[i]?.kind === 'ata') this.drives[i].reset();
     }
+    this.device &= ~DEVICE_DEV1;
     this.setSignature();
     this.device &= ~DEVICE_DEV1; // device 0 is selected after a reset (§9.2)
     this.setInterrupt(false);
   }
 
-  /** The ATAPI signature (§9.12). */
+  /** The signature of the selected drive (§9.12): 14h/EBh for ATAPI, 0/0 for ATA. */
   private setSignature(): void {
+    const atapi = this.drive?.kind !== 'ata';
     this.sectorCount = 1;
     this.lbaLow = 1;
-    this.lbaMid = 0x14;
-    this.lbaHigh = 0xeb;
+    this.lbaMid = atapi ? 0x14 : 0;
+    this.lbaHigh = atapi ? 0xeb : 0;
   }
 
   private complete(ok: boolean, error = 0): void {
@@ -258,6 +291,10 @@ export class IdeChannel {
     if (!drive) return;
     const i = this.selected;
     if (this.status[i] & STATUS_BSY) return;
+    if (drive.kind === 'ata') {
+      this.ataCommand(drive, code);
+      return;
+    }
     switch (code) {
       case CMD_IDENTIFY_PACKET:
         this.startDataIn(identifyPacketDevice(drive), () => this.finishDataIn());
@@ -306,6 +343,168 @@ export class IdeChannel {
     }
   }
 
+  private ataCommand(disk: AtaDisk, code: number): void {
+    const i = this.selected;
+    switch (code) {
+      case CMD_IDENTIFY:
+        this.startDataIn(disk.identify(), () => this.finishDataIn());
+        return;
+      case 0x20:
+      case 0x21:
+        return this.transfer(disk, false, false, 1);
+      case 0x24:
+        return this.transfer(disk, false, true, 1);
+      case 0xc4:
+      case 0x29:
+        if (!disk.multiple) return this.complete(false, ERROR_ABRT);
+        return this.transfer(disk, false, code === 0x29, disk.multiple);
+      case 0x30:
+      case 0x31:
+        return this.transfer(disk, true, false, 1);
+      case 0x34:
+        return this.transfer(disk, true, true, 1);
+      case 0xc5:
+      case 0x39:
+        if (!disk.multiple) return this.complete(false, ERROR_ABRT);
+        return this.transfer(disk, true, code === 0x39, disk.multiple);
+      case 0x40:
+      case 0x41:
+      case 0x42: {
+        const { lba, count } = this.address(disk, code === 0x42);
+        const ok = lba >= 0 && lba + count <= disk.sectors;
+        return this.complete(ok, ERROR_IDNF);
+      }
+      case 0xe7:
+      case 0xea: {
+        this.status[i] = STATUS_BSY;
+        const generation = this.generation;
+        disk.stats.flushes++;
+        disk.image.flush().then(
+          () => generation === this.generation && this.complete(true),
+          () => generation === this.generation && this.complete(false, ERROR_ABRT),
+        );
+        return;
+      }
+      case 0xc6: {
+        // SET MULTIPLE MODE: a power of two up to MAX_MULTIPLE, or 0 to turn it off.
+        const n = this.sectorCount;
+        const ok = n === 0 || (n <= 16 && (n & (n - 1)) === 0);
+        if (ok) disk.multiple = n;
+        return this.complete(ok, ERROR_ABRT);
+      }
+      case 0x91: // INITIALIZE DEVICE PARAMETERS: the CHS translation the host wants
+        if (this.sectorCount === 0) return this.complete(false, ERROR_ABRT);
+        disk.sectorsPerTrack = this.sectorCount;
+        disk.heads = (this.device & 0x0f) + 1;
+        return this.complete(true);
+      case CMD_SET_FEATURES:
+        if (this.features === 0x02) disk.writeCache = true;
+        else if (this.features === 0x82) disk.writeCache = false;
+        return this.complete(true);
+      case CMD_EXECUTE_DIAGNOSTIC:
+        this.setSignature();
+        this.error[i] = 0x01;
+        this.status[i] = STATUS_DRDY | STATUS_DSC;
+        this.setInterrupt(true);
+        return;
+      case CMD_CHECK_POWER_MODE:
+        this.sectorCount = 0xff;
+        return this.complete(true);
+      case CMD_IDLE_IMMEDIATE:
+      case CMD_STANDBY_IMMEDIATE:
+      case 0xe2: // STANDBY
+      case 0xe3: // IDLE
+        return this.complete(true);
+      default:
+        // RECALIBRATE (1xh) and SEEK (7xh) are obsolete no-ops that must succeed.
+        if ((code & 0xf0) === 0x10 || (code & 0xf0) === 0x70) return this.complete(true);
+        // IDENTIFY PACKET, PACKET, DEVICE RESET and anything unknown: not for a disk.
+        this.complete(false, ERROR_ABRT);
+    }
+  }
+
+  /** LBA and sector count of the current command (LBA28/CHS or LBA48). */
+  private address(disk: AtaDisk, ext: boolean): { lba: number; count: number } {
+    if (ext) {
+      const lba =
+        this.lbaLow +
+        this.lbaMid * 2 ** 8 +
+        this.lbaHigh * 2 ** 16 +
+        this.hob[2]! * 2 ** 24 +
+        this.hob[3]! * 2 ** 32 +
+        this.hob[4]! * 2 ** 40;
+      const count = this.sectorCount | (this.hob[1]! << 8);
+      return { lba, count: count === 0 ? 65536 : count };
+    }
+    const count = this.sectorCount === 0 ? 256 : this.sectorCount;
+    if (this.device & DEVICE_LBA) {
+      const lba =
+        this.lbaLow | (this.lbaMid << 8) | (this.lbaHigh << 16) | ((this.device & 0x0f) << 24);
+      return { lba, count };
+    }
+    // CHS: sector numbers start at 1; a sector of 0 or a head past the geometry is invalid.
+    const cylinder = this.lbaMid | (this.lbaHigh << 8);
+    const head = this.device & 0x0f;
+    const sector = this.lbaLow;
+    if (sector === 0 || sector > disk.sectorsPerTrack || head >= disk.heads)
+      return { lba: -1, count };
+    return { lba: (cylinder * disk.heads + head) * disk.sectorsPerTrack + sector - 1, count };
+  }
+
+  /** PIO READ/WRITE (MULTIPLE) (§9.10, §9.11): `blockSectors` per DRQ block. */
+  private transfer(disk: AtaDisk, isWrite: boolean, ext: boolean, blockSectors: number): void {
+    const { lba, count } = this.address(disk, ext);
+    if (lba < 0 || lba + count > disk.sectors) return this.complete(false, ERROR_IDNF | ERROR_ABRT);
+    if (isWrite && disk.image.readOnly) return this.complete(false, ERROR_ABRT);
+    const i = this.selected;
+    const generation = this.generation;
+    let done = 0;
+    const fail = (): void => {
+      if (generation === this.generation) this.complete(false, ERROR_UNC | ERROR_ABRT);
+    };
+    const nextRead = (): void => {
+      const n = Math.min(blockSectors, count - done);
+      const buffer = new Uint8Array(n * ATA_SECTOR_SIZE);
+      this.status[i] = STATUS_BSY;
+      disk.image.read((lba + done) * ATA_SECTOR_SIZE, buffer).then(() => {
+        if (generation !== this.generation) return;
+        disk.stats.readOps++;
+        disk.stats.readBytes += buffer.length;
+        done += n;
+        this.startDataIn(buffer, () => {
+          if (done < count) nextRead();
+          else this.finishDataIn();
+        });
+      }, fail);
+    };
+    const nextWrite = (first: boolean): void => {
+      const n = Math.min(blockSectors, count - done);
+      this.phase = {
+        kind: 'data-out',
+        buffer: new Uint8Array(n * ATA_SECTOR_SIZE),
+        position: 0,
+        after: (data) => {
+          this.status[i] = STATUS_BSY;
+          disk.image
+            .write((lba + done) * ATA_SECTOR_SIZE, data, { fua: !disk.writeCache })
+            .then(() => {
+              if (generation !== this.generation) return;
+              disk.stats.writeOps++;
+              disk.stats.writeBytes += data.length;
+              done += n;
+              if (done < count) nextWrite(false);
+              else this.complete(true);
+            }, fail);
+        },
+      };
+      this.status[i] = STATUS_DRDY | STATUS_DSC | STATUS_DRQ;
+      // The first block is asked for without an interrupt; each later one with one (§9.11).
+      if (!first) this.setInterrupt(true);
+    };
+    if (isWrite) nextWrite(true);
+    else nextRead();
+  }
+
   private startDataIn(buffer: Uint8Array, after: () => void): void {
     this.phase = { kind: 'data-in', buffer, position: 0, after };
     this.status[this.selected] = STATUS_DRDY | STATUS_DSC | STATUS_DRQ;
@@ -332,6 +531,16 @@ export class IdeChannel {
 
   private writeData(data: Uint8Array): void {
     const phase = this.phase;
+    if (phase.kind === 'data-out') {
+      const n = Math.min(data.length, phase.buffer.length - phase.position);
+      phase.buffer.set(data.subarray(0, n), phase.position);
+      phase.position += n;
+      if (phase.position >= phase.buffer.length) {
+        this.phase = { kind: 'idle' };
+        phase.after(phase.buffer);
+      }
+      return;
+    }
     if (phase.kind !== 'cdb') return; // no DRQ for data-out: dropped
     const n = Math.min(data.length, CDB_SIZE - phase.position);
     phase.buffer.set(data.subarray(0, n), phase.position);
@@ -340,7 +549,8 @@ export class IdeChannel {
   }
 
   private runPacket(cdb: Uint8Array): void {
-    const drive = this.drive!;
+    const drive = this.drive;
+    if (drive?.kind !== 'atapi') return;
     const result = drive.execute(cdb);
     if (!result.ok) {
       // CHECK CONDITION: the sense key in error bits 7:4, ERR in status (SFF-8020i §5.4).
@@ -402,13 +612,4 @@ export function identifyPacketDevice(drive: AtapiCdrom): Uint8Array {
     bytes[i * 2 + 1] = words[i]! >> 8;
   }
   return bytes;
-}
-
-/** ATA strings: two characters per word, the first in the high byte, space-padded (§8.15). */
-function putString(words: Uint16Array, first: number, chars: number, text: string): void {
-  for (let i = 0; i < chars; i += 2) {
-    const a = i < text.length ? text.charCodeAt(i) & 0x7f : 0x20;
-    const b = i + 1 < text.length ? text.charCodeAt(i + 1) & 0x7f : 0x20;
-    words[first + i / 2] = (a << 8) | b;
-  }
 }

@@ -46,7 +46,9 @@ import {
 import type { MemorySlot, Vm } from '../../hypervisor/types.js';
 import { I440fxHostBridge } from '../../devices/i440fx/index.js';
 import { Piix3Ide, Piix3IsaBridge } from '../../devices/piix3/index.js';
+import type { DiskImage } from '../../storage/index.js';
 import {
+  AtaDisk,
   AtapiCdrom,
   IDE_COMMAND_PORT_COUNT,
   IDE_CONTROL_PORT_COUNT,
@@ -101,11 +103,37 @@ export const PCI_SLOT_HOST_BRIDGE = 0;
 export const PCI_SLOT_PIIX3 = 1;
 export const PCI_SLOT_VGA = 2;
 
+/**
+ * OpenFirmware device paths SeaBIOS matches against the `bootorder` fw_cfg file (its log says
+ * "Searching bootorder for: ..."; QEMU docs/specs/fw_cfg.rst, SeaBIOS src/boot.c): the PIIX3
+ * IDE function is 00:01.1, `drive@N` the channel, `disk@N` the position on it.
+ */
+export const BOOT_PATH_CDROM = '/pci@i0cf8/*@1,1/drive@1/disk@0';
+export const BOOT_PATH_DISKS = [
+  '/pci@i0cf8/*@1,1/drive@0/disk@0',
+  '/pci@i0cf8/*@1,1/drive@0/disk@1',
+  '/pci@i0cf8/*@1,1/drive@1/disk@1',
+];
+
+export function bootOrderFile(order: readonly ('cdrom' | 'disk')[], disks: number): Uint8Array {
+  const lines: string[] = [];
+  for (const device of order) {
+    if (device === 'cdrom') lines.push(BOOT_PATH_CDROM);
+    else lines.push(...BOOT_PATH_DISKS.slice(0, disks));
+  }
+  // SeaBIOS's bootorder is newline-separated and NUL-terminated (QEMU's get_boot_devices_list).
+  return new TextEncoder().encode(lines.join('\n') + '\0');
+}
+
 export function assemblePcMachine(
   vm: Vm,
   pc: ValidatedPcBoot,
   callbacks: MachineCallbacks,
+  disks: readonly DiskImage[] = [],
+  bootOrder: readonly ('cdrom' | 'disk')[] = ['cdrom', 'disk'],
 ): PcMachine {
+  if (disks.length > BOOT_PATH_DISKS.length)
+    throw new RangeError(`the PC machine takes at most ${BOOT_PATH_DISKS.length} disks`);
   const plan = planPcMemory(pc.memoryBytes, pc.firmware.length);
   // The VGA BIOS first: its size decides the guest memory buffer, and a missing seabios
   // package is the likeliest setup error.
@@ -153,6 +181,7 @@ export function assemblePcMachine(
   fwCfg.setU16(FW_CFG_NB_CPUS, pc.cpus);
   fwCfg.setU16(FW_CFG_MAX_CPUS, pc.cpus);
   fwCfg.addFile('etc/e820', e820File(plan.e820.map((e) => ({ ...e, type: E820_RAM }))));
+  fwCfg.addFile('bootorder', bootOrderFile(bootOrder, disks.length));
   const portA = new SystemControlPortA(() => callbacks.onReset());
 
   ports.register(COM1_BASE, UART_REGISTER_COUNT, serial, 'COM1 (16550A)');
@@ -222,17 +251,19 @@ export function assemblePcMachine(
   pci.attach(PCI_SLOT_VGA, 0, vgaFunction);
   ports.register(PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_PORT_COUNT, pci, 'PCI configuration');
 
-  // IDE: an empty primary channel (disks come later) and the CD-ROM as secondary master.
+  // IDE as QEMU's -hda/-hdb/-cdrom/-hdd place drives: disks on the primary channel, the
+  // CD-ROM as secondary master, a third disk as secondary slave.
   const cdrom = new AtapiCdrom();
   if (pc.cdromPath) cdrom.insert(pc.cdromPath);
   cdrom.reset();
+  const ataDisks = disks.map((image, n) => new AtaDisk(image, 'VIREO HARDDISK', `VIREO-HD${n}`));
   const primary = new IdeChannel({
     irq: callbacks.irq(IDE_PRIMARY.irq),
-    drives: [undefined, undefined],
+    drives: [ataDisks[0], ataDisks[1]],
   });
   const secondary = new IdeChannel({
     irq: callbacks.irq(IDE_SECONDARY.irq),
-    drives: [cdrom, undefined],
+    drives: [cdrom, ataDisks[2]],
   });
   for (const [channel, at, name] of [
     [primary, IDE_PRIMARY, 'IDE primary'],
