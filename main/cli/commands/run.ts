@@ -43,7 +43,7 @@ function parseBootOrder(spec: string): ('cdrom' | 'disk')[] {
     !order.every((d) => d === 'cdrom' || d === 'disk')
   )
     throw new UsageError(`--boot wants cdrom, disk or both in order (cdrom,disk), not "${spec}"`);
-  return order as ('cdrom' | 'disk')[];
+  return order;
 }
 
 /** `SECONDS:FILE.png`: when, counted from the start, and where. */
