@@ -15,9 +15,10 @@
  * folder (`vm-host.log`, `serial.log`); the last serial output is also kept in memory for the
  * console (issue "Console window").
  *
- * NOT BUILT YET: the PC machine (boot source `firmware`: SeaBIOS, CD-ROM, disks, display). A VM
- * that boots from firmware is refused with an `unavailable` error that says so; `linux-kernel`
- * VMs (direct boot) start.
+ * Boot source `firmware` runs the PC machine (SeaBIOS, the ISO in the IDE CD-ROM, disks as IDE
+ * hard disks, VGA, boot order from the config); `linux-kernel` the direct machine (bzImage,
+ * disks as virtio-blk). NOT BUILT YET: network boot (dropped from the boot order, with a log
+ * line), virtio disks on the PC machine (they are attached as IDE until virtio-pci exists).
  *
  * Runtime: Node.
  */
@@ -33,6 +34,7 @@ import {
 } from '../../preload/contract.js';
 import type { VmConfig } from '../../preload/vm-config.js';
 import { spawnVmHost, type VmHostProcess } from '../engine/host/spawn.js';
+import { PC_MAX_DISKS, type VmLaunchInput } from '../engine/vm-launch.js';
 import { controlSocketFolder, SOCKET_PATH_MAX } from '../engine/host/control-socket.js';
 import { writeFileAtomic } from './atomic-write.js';
 
@@ -188,14 +190,49 @@ export class Supervisor {
    * too much memory) still resolves: the VM then turns "aborted" with the engine's own message
    * as its state reason, as VirtualBox shows a VM that failed to start.
    */
-  async start(folder: string, config: VmConfig): Promise<void> {
-    if (config.boot.source !== 'linux-kernel') {
-      throw new BridgeFailure(
-        'unavailable',
-        'Booting from firmware (CD/DVD or hard disk through the BIOS) needs the PC machine, which is not built yet. ' +
-          'To run this VM now, choose "Linux kernel" as its boot source in Settings, System.',
-      );
+  /** What the VM host process is asked to run for `config`; refuses what cannot start. */
+  private launchFor(folder: string, config: VmConfig): VmLaunchInput {
+    const resolveInFolder = (p: string): string => path.resolve(folder, p);
+    const disks = config.disks.map((d) => ({ path: resolveInFolder(d.path) }));
+    const common = {
+      name: config.name,
+      memoryMiB: config.memoryMiB,
+      cpus: config.cpus,
+      disks,
+    };
+    if (config.boot.source === 'linux-kernel') {
+      return {
+        ...common,
+        machine: 'direct',
+        kernel: resolveInFolder(config.boot.kernel),
+        initrd: config.boot.initrd === null ? null : resolveInFolder(config.boot.initrd),
+        append: config.boot.append,
+      };
     }
+    if (disks.length > PC_MAX_DISKS)
+      throw new BridgeFailure(
+        'invalid-state',
+        `A VM that boots from firmware takes at most ${PC_MAX_DISKS} disks (its IDE controller has ` +
+          `${PC_MAX_DISKS} free positions): remove a disk in Settings, Storage.`,
+      );
+    const iso = config.optical.iso === null ? null : resolveInFolder(config.optical.iso);
+    if (iso !== null && !existsSync(iso))
+      throw new BridgeFailure(
+        'invalid-state',
+        `The ISO ${iso} in the optical drive does not exist: choose another one in Settings, Storage, or empty the drive.`,
+      );
+    // Network boot is not built: it is left out of the order the firmware gets.
+    const order = config.boot.order.filter((d): d is 'cdrom' | 'disk' => d !== 'network');
+    return {
+      ...common,
+      machine: 'pc',
+      cdrom: iso,
+      bootOrder: order.length > 0 ? order : ['cdrom', 'disk'],
+    };
+  }
+
+  async start(folder: string, config: VmConfig): Promise<void> {
+    const launch = this.launchFor(folder, config);
     for (const d of config.disks) {
       const image = path.resolve(folder, d.path);
       if (!existsSync(image))
@@ -209,7 +246,6 @@ export class Supervisor {
     const script = this.hostScript();
     const socketPath = path.join(controlSocketFolder(), `${config.id}.sock`);
     const control = socketPath.length <= SOCKET_PATH_MAX ? socketPath : undefined;
-    const resolveInFolder = (p: string): string => path.resolve(folder, p);
     const logs = path.join(folder, LOGS_FOLDER);
     await fs.mkdir(logs, { recursive: true });
     const logFd = openSync(path.join(logs, 'vm-host.log'), 'a');
@@ -252,15 +288,7 @@ export class Supervisor {
     };
     child.process = spawnVmHost(
       script,
-      {
-        name: config.name,
-        kernel: resolveInFolder(config.boot.kernel),
-        initrd: config.boot.initrd === null ? null : resolveInFolder(config.boot.initrd),
-        append: config.boot.append,
-        memoryMiB: config.memoryMiB,
-        cpus: config.cpus,
-        disks: config.disks.map((d) => ({ path: resolveInFolder(d.path) })),
-      },
+      launch,
       {
         onState: (state) => {
           child.state = state;

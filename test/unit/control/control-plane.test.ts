@@ -120,12 +120,16 @@ describe('the control plane', () => {
     expect(vm.accessible).toBe(true);
   });
 
-  it('refuses to boot from firmware (not built) and refuses controls of a VM that is not running', async () => {
+  it('refuses a firmware boot from a missing ISO and controls of a VM that is not running', async () => {
     const vm = await control.handlers['vm.create'](request);
+    // The ISO was there when it was chosen and went away afterwards (an unplugged USB disk).
+    const missing = path.join(root, 'gone.iso');
+    writeFileSync(missing, Buffer.alloc(2048 * 20));
+    await control.library.update(vm.id, { iso: missing });
+    rmSync(missing);
     const start = await failure(control.handlers['vm.start']({ id: vm.id }));
-    expect(start.code).toBe('unavailable');
-    expect(start.message).toContain('needs the PC machine, which is not built yet');
-    expect(start.message).toContain('"Linux kernel"');
+    expect(start.code).toBe('invalid-state');
+    expect(start.message).toContain(`The ISO ${missing} in the optical drive does not exist`);
     for (const call of ['vm.pause', 'vm.resume', 'vm.powerOff', 'vm.shutdown'] as const) {
       const e = await failure(control.handlers[call]({ id: vm.id }));
       expect(e.code, call).toBe('invalid-state');
@@ -153,6 +157,20 @@ describe('the control plane', () => {
     expect(now.stateReason).toMatch(/modprobe kvm_intel/);
     // A new start is allowed after an abort.
     expect(control.library.supervisor.isActive(now.state)).toBe(false);
+  });
+
+  it('starts a firmware-boot VM (the PC machine) in its own host process, which ends "aborted" with advice where KVM is missing', async () => {
+    if (existsSync('/dev/kvm')) return; // the booting case is test/engine/pc-cdrom.test.ts
+    const vm = await control.handlers['vm.create'](request);
+    expect(vm.config.boot.source).toBe('firmware');
+    const started = await control.handlers['vm.start']({ id: vm.id });
+    let now = started;
+    for (let i = 0; i < 100 && now.state !== 'aborted'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      now = await control.handlers['vm.get']({ id: vm.id });
+    }
+    expect(now.state).toBe('aborted');
+    expect(now.stateReason).toMatch(/modprobe kvm_intel/);
   });
 
   it('tells listeners about changes another process makes on disk', async () => {
