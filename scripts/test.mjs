@@ -10,6 +10,9 @@ const steps = [
   ['build', ['node', 'scripts/build.mjs', '--quiet']],
   ['unit', ['npx', 'vitest', 'run', '--project', 'unit']],
   ['e2e', ['npx', 'vitest', 'run', '--project', 'e2e']],
+  // Fixtures that need the network or a fast CPU, made on this machine before the nested guest
+  // (which has neither): the Debian installer ISO and QEMU's reference pictures of it.
+  ['fixtures', ['node', 'test/fixtures/installer-reference.mjs']],
   // Real KVM: directly where /dev/kvm works, otherwise inside one nested guest boot.
   [
     'engine',
