@@ -12,6 +12,7 @@ import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_FIRMWARE } from '../../engine/machine/pc/validate.js';
 import { KvmUnavailableError } from '../../engine/hypervisor/kvm/errors.js';
+import { parseKeyChord } from '../../engine/devices/i8042/scancodes.js';
 import { ConsoleEscape, ESCAPE_HELP } from '../../engine/host/console-escape.js';
 import { VmHost, type VmOutcome } from '../../engine/host/vm-host.js';
 import { LaunchError, PC_MAX_DISKS, RebootAction, validateLaunch } from '../../engine/vm-launch.js';
@@ -21,7 +22,7 @@ const USAGE =
   'vireo run --kernel FILE [--initrd FILE] [--append "ARGS"] [--disk IMAGE]... [--memory MB] ' +
   '[--cpus N] [--reboot-action reset|exit] [--verbose]\n' +
   'vireo run [--cdrom ISO] [--disk IMAGE]... [--boot cdrom,disk] [--bios FILE] [--memory MB] [--cpus N] ' +
-  '[--screenshot SECONDS:FILE.png]... [--stop-after SECONDS] [--verbose]\n' +
+  '[--screenshot SECONDS:FILE.png]... [--sendkey SECONDS:KEY[,KEY...]]... [--stop-after SECONDS] [--verbose]\n' +
   '  With --kernel: boots a 64-bit Linux bzImage directly (no firmware); each --disk (raw or\n' +
   '  qcow2) is a virtio-blk disk over virtio-mmio (/dev/vda, /dev/vdb, ... in the guest).\n' +
   '  Otherwise: the PC machine with SeaBIOS (--bios, default ' +
@@ -29,7 +30,8 @@ const USAGE =
   ') booting, in --boot order (default cdrom,disk), the ISO in its IDE CD-ROM drive or the\n' +
   '  --disk images (IDE hard disks: primary master, primary slave, secondary slave).\n' +
   '  The serial console (COM1) is on this terminal; --verbose adds the firmware log on stderr.\n' +
-  '  --screenshot saves the screen SECONDS after start (repeatable); --stop-after powers off.\n' +
+  '  --screenshot saves the screen SECONDS after start (repeatable); --sendkey types keys then\n' +
+  '  (names as in `vireo sendkey`, e.g. 10:ret or 5:ctrl-alt-delete,down); --stop-after powers off.\n' +
   '  Defaults: --memory 256, --cpus 1, --append "console=ttyS0", --reboot-action reset.\n' +
   '  Ctrl-A X quits, Ctrl-A H shows the console keys.';
 
@@ -44,6 +46,24 @@ function parseBootOrder(spec: string): ('cdrom' | 'disk')[] {
   )
     throw new UsageError(`--boot wants cdrom, disk or both in order (cdrom,disk), not "${spec}"`);
   return order;
+}
+
+/** `SECONDS:KEY[,KEY...]`: when, and the key chords to type (checked before the VM starts). */
+function parseSendKey(spec: string): { seconds: number; chords: string[] } {
+  const m = /^(\d+(?:\.\d+)?):(.+)$/.exec(spec);
+  if (!m) throw new UsageError(`--sendkey wants SECONDS:KEY[,KEY...], not "${spec}"`);
+  const seconds = Number(m[1]);
+  if (!(seconds >= 0 && seconds <= 86400))
+    throw new UsageError('--sendkey SECONDS must be between 0 and 86400');
+  const chords = m[2]!.split(',');
+  for (const c of chords) {
+    try {
+      parseKeyChord(c);
+    } catch (e) {
+      throw new UsageError(`--sendkey: ${(e as Error).message}`);
+    }
+  }
+  return { seconds, chords };
 }
 
 /** `SECONDS:FILE.png`: when, counted from the start, and where. */
@@ -77,6 +97,7 @@ export const run: CliCommand = {
         boot: { type: 'string' },
         bios: { type: 'string' },
         screenshot: { type: 'string', multiple: true },
+        sendkey: { type: 'string', multiple: true },
         'stop-after': { type: 'string' },
         'reboot-action': { type: 'string' },
         verbose: { type: 'boolean' },
@@ -96,6 +117,7 @@ export const run: CliCommand = {
       );
     const bootOrder = values.boot === undefined ? undefined : parseBootOrder(values.boot);
     const screenshots = (values.screenshot ?? []).map(parseScreenshot);
+    const keyPresses = (values.sendkey ?? []).map(parseSendKey);
     const stopAfter = values['stop-after'] === undefined ? null : Number(values['stop-after']);
     if (stopAfter !== null && !(stopAfter > 0 && stopAfter <= 86400))
       throw new UsageError('--stop-after SECONDS must be a number between 0 and 86400');
@@ -170,6 +192,16 @@ export const run: CliCommand = {
         }
       }, seconds * 1000),
     );
+    for (const { seconds, chords } of keyPresses)
+      timers.push(
+        setTimeout(() => {
+          host.sendKeys(chords).then(
+            () => verbose && ctx.err(`vireo run: sent ${chords.join(' ')}`),
+            (e: unknown) =>
+              ctx.err(`vireo run: cannot send ${chords.join(' ')}: ${(e as Error).message}`),
+          );
+        }, seconds * 1000),
+      );
     if (stopAfter !== null)
       timers.push(setTimeout(() => host.powerOff(`--stop-after ${stopAfter}`), stopAfter * 1000));
     process.on('SIGINT', onSignal);

@@ -194,8 +194,14 @@ export class VmHost {
     for (const keys of parsed) {
       const keyboard = this.machine?.keyboard;
       if (!keyboard || this.ending) throw new Error('the VM is not running');
-      for (const k of keys) keyboard.keyEvent(k, true);
+      let delivered = true;
+      for (const k of keys) delivered = keyboard.keyEvent(k, true) && delivered;
       for (const k of [...keys].reverse()) keyboard.keyEvent(k, false);
+      // A real keyboard with scanning disabled (command F5) drops keys too; say so.
+      if (!delivered)
+        throw new Error(
+          'the guest has the keyboard disabled (PS/2 scanning off): the key was dropped',
+        );
       await new Promise((r) => setTimeout(r, KEY_CHORD_GAP_MS));
     }
   }
