@@ -14,6 +14,13 @@ export interface BusDevice {
   read(offset: number, data: Uint8Array): void;
   /** Consume the value written at `offset`. */
   write(offset: number, data: Uint8Array): void;
+  /**
+   * Optional: string I/O (`rep insw`/`rep outsw`) as one call, `data.length / size` elements of
+   * `size` bytes at the same `offset`, equivalent to that many read()/write() calls. A data
+   * port that moves sectors offers it so a 2 KiB block is one call, not 1,024.
+   */
+  readString?(offset: number, size: number, data: Uint8Array): void;
+  writeString?(offset: number, size: number, data: Uint8Array): void;
 }
 
 export interface BusRange {
@@ -132,6 +139,32 @@ export class Bus {
     }
     r.device.write(address - r.base, data);
     return true;
+  }
+
+  /** String I/O: `data` holds `data.length / size` elements for one address. */
+  readString(address: number, size: number, data: Uint8Array): boolean {
+    const r = this.find(address);
+    if (r?.device.readString) {
+      data.fill(0xff);
+      r.device.readString(address - r.base, size, data);
+      return true;
+    }
+    let claimed = true;
+    for (let i = 0; i < data.length; i += size)
+      claimed = this.read(address, data.subarray(i, i + size)) && claimed;
+    return claimed;
+  }
+
+  writeString(address: number, size: number, data: Uint8Array): boolean {
+    const r = this.find(address);
+    if (r?.device.writeString) {
+      r.device.writeString(address - r.base, size, data);
+      return true;
+    }
+    let claimed = true;
+    for (let i = 0; i < data.length; i += size)
+      claimed = this.write(address, data.subarray(i, i + size)) && claimed;
+    return claimed;
   }
 
   list(): readonly BusRange[] {

@@ -86,12 +86,19 @@ export function answerExit(mailbox: ExitMailbox, buses: ExitBuses): void {
     );
   }
   try {
-    // String I/O (rep ins/outs) arrives as `count` elements of `size` bytes, all at one port.
-    for (let i = 0; i < count; i++) {
-      const data = mailbox.data.subarray(i * size, (i + 1) * size);
-      if (isWrite) bus.write(address, data);
-      else bus.read(address, data);
-      if (TRACE_LENGTH > 0) traceExit(kind, isWrite, address, data);
+    // String I/O (rep ins/outs) arrives as `count` elements of `size` bytes, all at one port:
+    // one call for devices that take whole strings (a disk's data port), else one per element.
+    if (count > 1 && TRACE_LENGTH === 0) {
+      const data = mailbox.data.subarray(0, count * size);
+      if (isWrite) bus.writeString(address, size, data);
+      else bus.readString(address, size, data);
+    } else {
+      for (let i = 0; i < count; i++) {
+        const data = mailbox.data.subarray(i * size, (i + 1) * size);
+        if (isWrite) bus.write(address, data);
+        else bus.read(address, data);
+        if (TRACE_LENGTH > 0) traceExit(kind, isWrite, address, data);
+      }
     }
   } catch (e) {
     const what = kind === KIND_PIO ? 'port' : 'MMIO';

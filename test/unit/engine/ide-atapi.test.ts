@@ -184,6 +184,21 @@ describe('ATAPI CD-ROM', () => {
     expect(r12.data[2047]).toBe(39);
   });
 
+  it('answers rep insw as one string across DRQ blocks, floating high past the data', () => {
+    const { cmd, status } = setup();
+    writePort(cmd, 1, 0);
+    writePort(cmd, 4, 0x00);
+    writePort(cmd, 5, 0x08); // 2048-byte blocks
+    writePort(cmd, 7, 0xa0);
+    cmd.writeString!(0, 2, Uint8Array.from([0x28, 0, 0, 0, 0, 7, 0, 0, 2, 0, 0, 0]));
+    const string = new Uint8Array(4096 + 4);
+    cmd.readString!(0, 2, string);
+    expect(new DataView(string.buffer).getUint32(0, true)).toBe(7);
+    expect(new DataView(string.buffer).getUint32(2048, true)).toBe(8);
+    expect(Array.from(string.subarray(4096))).toEqual([0xff, 0xff, 0xff, 0xff]);
+    expect(status() & (STATUS_DRQ | STATUS_ERR)).toBe(0);
+  });
+
   it('refuses LBAs past the end and huge lengths with ILLEGAL REQUEST / LBA OUT OF RANGE', () => {
     const { packet, requestSense } = setup();
     for (const cdb of [

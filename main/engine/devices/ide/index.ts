@@ -132,8 +132,25 @@ export class IdeChannel {
     this.drives = options.drives;
     this.onRead = options.onRead;
     this.commandPorts = {
-      read: (offset, data) => this.readCommand(offset, data),
-      write: (offset, data) => this.writeCommand(offset, data),
+      read: (offset, data) => {
+        this.readCommand(offset, data);
+      },
+      write: (offset, data) => {
+        this.writeCommand(offset, data);
+      },
+      // `rep insw`/`rep outsw` on the data register: the whole string in one call.
+      readString: (offset, size, data) => {
+        if (offset === 0) this.readData(data);
+        else
+          for (let i = 0; i < data.length; i += size)
+            this.readCommand(offset, data.subarray(i, i + size));
+      },
+      writeString: (offset, size, data) => {
+        if (offset === 0) this.writeData(data);
+        else
+          for (let i = 0; i < data.length; i += size)
+            this.writeCommand(offset, data.subarray(i, i + size));
+      },
     };
     this.controlPorts = {
       read: (_offset, data) => data.fill(this.currentStatus()),
@@ -516,36 +533,45 @@ export class IdeChannel {
     this.status[this.selected] = STATUS_DRDY | STATUS_DSC;
   }
 
+  /** Data-register reads of any length: across DRQ blocks, all-ones once no data is left. */
   private readData(data: Uint8Array): void {
-    const phase = this.phase;
-    if (phase.kind !== 'data-in') {
-      data.fill(0xff); // no DRQ: the bus floats
-      return;
+    let at = 0;
+    while (at < data.length) {
+      const phase = this.phase;
+      if (phase.kind !== 'data-in') {
+        data.fill(0xff, at); // no DRQ: the bus floats
+        return;
+      }
+      const n = Math.min(data.length - at, phase.buffer.length - phase.position);
+      data.set(phase.buffer.subarray(phase.position, phase.position + n), at);
+      at += n;
+      phase.position += n;
+      if (phase.position >= phase.buffer.length) phase.after();
     }
-    const n = Math.min(data.length, phase.buffer.length - phase.position);
-    data.set(phase.buffer.subarray(phase.position, phase.position + n));
-    data.fill(0xff, n);
-    phase.position += n;
-    if (phase.position >= phase.buffer.length) phase.after();
   }
 
+  /** Data-register writes of any length (a sector block, a CDB); dropped with no DRQ. */
   private writeData(data: Uint8Array): void {
-    const phase = this.phase;
-    if (phase.kind === 'data-out') {
-      const n = Math.min(data.length, phase.buffer.length - phase.position);
-      phase.buffer.set(data.subarray(0, n), phase.position);
-      phase.position += n;
-      if (phase.position >= phase.buffer.length) {
-        this.phase = { kind: 'idle' };
-        phase.after(phase.buffer);
-      }
-      return;
+    let at = 0;
+    while (at < data.length) {
+      const phase = this.phase;
+      if (phase.kind === 'data-out') {
+        const n = Math.min(data.length - at, phase.buffer.length - phase.position);
+        phase.buffer.set(data.subarray(at, at + n), phase.position);
+        at += n;
+        phase.position += n;
+        if (phase.position >= phase.buffer.length) {
+          this.phase = { kind: 'idle' };
+          phase.after(phase.buffer);
+        }
+      } else if (phase.kind === 'cdb') {
+        const n = Math.min(data.length - at, CDB_SIZE - phase.position);
+        phase.buffer.set(data.subarray(at, at + n), phase.position);
+        at += n;
+        phase.position += n;
+        if (phase.position >= CDB_SIZE) this.runPacket(phase.buffer);
+      } else return;
     }
-    if (phase.kind !== 'cdb') return; // no DRQ for data-out: dropped
-    const n = Math.min(data.length, CDB_SIZE - phase.position);
-    phase.buffer.set(data.subarray(0, n), phase.position);
-    phase.position += n;
-    if (phase.position >= CDB_SIZE) this.runPacket(phase.buffer);
   }
 
   private runPacket(cdb: Uint8Array): void {
