@@ -139,12 +139,111 @@ export function amlVirtioMmioDevice(index: number, d: VirtioMmioAcpiDevice): Uin
   return Uint8Array.from([0x5b, 0x82, ...amlPkgLength(body.length), ...body]);
 }
 
+/** The 32-bit PCI memory window of a PC's host bridge (where firmware places BARs). */
+export interface PciRootWindow {
+  memoryBase: number;
+  memoryLimit: number;
+}
+
+/**
+ * `Device (PCI0)`: the PCI host bridge (PNP0A03), bus 0, with the resources it forwards (_CRS):
+ * buses 0-255, the config ports 0xCF8-0xCFF (consumed), I/O 0-0xCF7 and 0xD00-0xFFFF, the VGA
+ * window 0xA0000-0xBFFFF and the PCI memory window. With ACPI, Linux enumerates PCI only under
+ * the host bridges the namespace declares (drivers/acpi/pci_root.c), so without this device a
+ * PC guest sees no PCI device at all. Descriptors: ACPI 6.5 §6.4.2.5 (I/O port), §6.4.3.5.2-3
+ * (DWord / Word Address Space).
+ */
+export function amlPciRootBridge(window: PciRootWindow): Uint8Array {
+  const le16 = (v: number) => [v & 0xff, (v >>> 8) & 0xff];
+  const le32 = (v: number) => [...le16(v & 0xffff), ...le16(v >>> 16)];
+  // Word Address Space: tag 0x88, length 13; type; general flags 0x0C (min and max fixed,
+  // producer, positive decode); type flags; granularity, min, max, translation, length.
+  const word = (type: number, typeFlags: number, min: number, max: number) => [
+    0x88,
+    0x0d,
+    0x00,
+    type,
+    0x0c,
+    typeFlags,
+    ...le16(0),
+    ...le16(min),
+    ...le16(max),
+    ...le16(0),
+    ...le16(max - min + 1),
+  ];
+  const dword = (min: number, max: number) => [
+    0x87,
+    0x17,
+    0x00,
+    0x00,
+    0x0c,
+    0x01,
+    ...le32(0),
+    ...le32(min),
+    ...le32(max),
+    ...le32(0),
+    ...le32(max - min + 1),
+  ];
+  const resources = [
+    ...word(2, 0x00, 0x00, 0xff), // bus numbers
+    0x47,
+    0x01,
+    0xf8,
+    0x0c,
+    0xf8,
+    0x0c,
+    0x01,
+    0x08, // IO (Decode16, 0xCF8, 0xCF8, 1, 8)
+    ...word(1, 0x03, 0x0000, 0x0cf7), // I/O below the config ports (entire range)
+    ...word(1, 0x03, 0x0d00, 0xffff), // I/O above them
+    ...dword(0xa0000, 0xbffff), // the legacy VGA window
+    ...dword(window.memoryBase, window.memoryLimit),
+    0x79,
+    0x00, // end tag
+  ];
+  const lengthBytes =
+    resources.length < 256
+      ? [AML_BYTE_PREFIX, resources.length]
+      : [0x0b, ...le16(resources.length)];
+  const crs = [
+    0x11,
+    ...amlPkgLength(lengthBytes.length + resources.length),
+    ...lengthBytes,
+    ...resources,
+  ];
+  const body = [
+    ...amlNameSeg('PCI0'),
+    AML_NAME_OP,
+    ...amlNameSeg('_HID'),
+    0x0c,
+    0x41,
+    0xd0,
+    0x0a,
+    0x03, // DWordConst EisaId ("PNP0A03")
+    AML_NAME_OP,
+    ...amlNameSeg('_ADR'),
+    AML_ZERO_OP,
+    AML_NAME_OP,
+    ...amlNameSeg('_UID'),
+    AML_ZERO_OP,
+    AML_NAME_OP,
+    ...amlNameSeg('_BBN'),
+    AML_ZERO_OP,
+    AML_NAME_OP,
+    ...amlNameSeg('_CRS'),
+    ...crs,
+  ];
+  return Uint8Array.from([0x5b, 0x82, ...amlPkgLength(body.length), ...body]);
+}
+
 export function buildDsdt(options: {
   s5SleepType: number;
   virtioMmio?: readonly VirtioMmioAcpiDevice[];
+  pciRoot?: PciRootWindow;
 }): Uint8Array {
   const parts = [
     amlSleepState('_S5_', options.s5SleepType, options.s5SleepType),
+    ...(options.pciRoot ? [amlPciRootBridge(options.pciRoot)] : []),
     ...(options.virtioMmio ?? []).map((d, i) => amlVirtioMmioDevice(i, d)),
   ];
   const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

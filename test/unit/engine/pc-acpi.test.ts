@@ -4,6 +4,10 @@
  * chosen addresses must leave an RSDP in the F segment whose XSDT, FADT and DSDT point at each
  * other and whose every checksum is right (ACPI 6.5 §5.2.5, §5.2.6).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { byteSum } from '../../../main/engine/acpi/index.js';
 import { buildPcAcpi, RSDP_FILE, TABLES_FILE } from '../../../main/engine/machine/pc/acpi.js';
@@ -52,7 +56,7 @@ function runLoader(
 
 describe('PC ACPI over fw_cfg', () => {
   it('links RSDP -> XSDT -> FADT/MADT and FADT -> DSDT with correct checksums', () => {
-    const acpi = buildPcAcpi({ cpus: 2 });
+    const acpi = buildPcAcpi({ cpus: 2, ramBytes: 512 * 1024 * 1024 });
     const TABLES_AT = 0x0eff_0000;
     const placed = runLoader({ [RSDP_FILE]: acpi.rsdp, [TABLES_FILE]: acpi.tables }, acpi.loader, {
       [RSDP_FILE]: 0xf5a00,
@@ -81,5 +85,19 @@ describe('PC ACPI over fw_cfg', () => {
     expect(at(u64(tables, fadt + 140))).toBe(at(u32(tables, fadt + 40)));
     for (const o of [xsdt, fadt, at(u64(tables, xsdt + 44)), at(u32(tables, fadt + 40))])
       expect(byteSum(table(o)) & 0xff, sig(o)).toBe(0);
+  });
+
+  it('declares the PCI host bridge with its windows in a DSDT that ACPICA parses', () => {
+    const acpi = buildPcAcpi({ cpus: 1, ramBytes: 3 * 1024 * 1024 * 1024 });
+    const dsdt = acpi.tables.subarray(0, new DataView(acpi.tables.buffer).getUint32(4, true));
+    const dir = mkdtempSync(path.join(tmpdir(), 'vireo-pc-dsdt-'));
+    writeFileSync(path.join(dir, 'dsdt.aml'), dsdt);
+    execFileSync('iasl', ['-d', 'dsdt.aml'], { cwd: dir, stdio: 'pipe' });
+    const dsl = readFileSync(path.join(dir, 'dsdt.dsl'), 'utf8');
+    expect(dsl).toContain('Device (PCI0)');
+    expect(dsl).toContain('EisaId ("PNP0A03")');
+    expect(dsl).toMatch(/WordBusNumber[\s\S]*0x00FF,\s+\/\/ Range Maximum/);
+    // More than 2 GiB of RAM: SeaBIOS's BARs start at 3 GiB, and so does the window.
+    expect(dsl).toMatch(/0xC0000000,\s+\/\/ Range Minimum\s+0xFEBFFFFF,/);
   });
 });

@@ -9,7 +9,7 @@
  *   3. ADD_CHECKSUMs: fixes each patched table's checksum.
  * Each command is 128 bytes: u32 command, then 124 bytes of arguments (56-byte file names).
  *
- * The tables are the engine's own builders (../../acpi): DSDT with \_S5 and the power button,
+ * The tables are the engine's own builders (../../acpi): DSDT with \_S5 and the PCI host bridge,
  * FADT pointing at the ACPI PM block (../../devices/acpi-pm, so "ACPI shutdown" from the host
  * reaches Linux as a power button press), MADT for the in-kernel IOAPIC/LAPIC.
  *
@@ -110,9 +110,18 @@ export interface PcAcpiFiles {
 const align16 = (n: number): number => (n + 15) & ~15;
 
 /** The three fw_cfg files for a PC with `cpus` vCPUs. */
-export function buildPcAcpi(o: { cpus: number }): PcAcpiFiles {
+export function buildPcAcpi(o: { cpus: number; ramBytes: number }): PcAcpiFiles {
   // Offsets inside etc/acpi/tables; the loader turns them into addresses.
-  const dsdt = buildDsdt({ s5SleepType: SLP_TYP_S5, virtioMmio: [] });
+  // SeaBIOS places 32-bit BARs from 2 GiB (3 GiB with more RAM) up to the IOAPIC
+  // (src/fw/pciinit.c, i440fx_mem_addr_setup): the bridge forwards that window.
+  const dsdt = buildDsdt({
+    s5SleepType: SLP_TYP_S5,
+    virtioMmio: [],
+    pciRoot: {
+      memoryBase: o.ramBytes <= 0x8000_0000 ? 0x8000_0000 : 0xc000_0000,
+      memoryLimit: 0xfebf_ffff,
+    },
+  });
   const dsdtOffset = 0;
   const fadtOffset = align16(dsdtOffset + dsdt.length);
   const fadt = buildFadt({

@@ -21,9 +21,12 @@
  *   vgabios-stdvga.bin). SeaBIOS assigns the BARs; a BAR the guest places becomes a KVM memory
  *   slot (framebuffer, ROM: no exits) or a range on the MMIO bus (registers).
  *
- * NOT BUILT YET (issue "The PC machine"): ACPI tables over fw_cfg's table-loader (so no ACPI
- * power button; Linux runs from SeaBIOS's MP table), the boot order file, an IDE hard disk,
- * PS/2 typematic and LEDs.
+ * ACPI tables (DSDT, FADT on the ACPI PM block, MADT, XSDT, RSDP) reach SeaBIOS over fw_cfg's
+ * table-loader (./acpi.ts), so the host's "ACPI shutdown" is a power button press the guest
+ * sees; the boot order is the `bootorder` file.
+ *
+ * NOT BUILT YET (issue "The PC machine"): PCI interrupt routing in the DSDT (_PRT; no PCI device
+ * here raises INTx yet), virtio on PCI, PS/2 typematic repeat.
  *
  * Runtime: engine (device thread).
  */
@@ -80,6 +83,7 @@ import {
 /** e820 type 1, usable RAM (ACPI 6.5 table 15.1). */
 const E820_RAM = 1;
 import type { ValidatedPcBoot } from './validate.js';
+import { buildPcAcpi, LOADER_FILE, RSDP_FILE, TABLES_FILE } from './acpi.js';
 
 export const COM1_BASE = 0x3f8;
 export const COM1_IRQ = 4;
@@ -182,6 +186,11 @@ export function assemblePcMachine(
   fwCfg.setU16(FW_CFG_MAX_CPUS, pc.cpus);
   fwCfg.addFile('etc/e820', e820File(plan.e820.map((e) => ({ ...e, type: E820_RAM }))));
   fwCfg.addFile('bootorder', bootOrderFile(bootOrder, disks.length));
+  // ACPI: SeaBIOS places and links the tables itself from these three files (./acpi.ts).
+  const acpi = buildPcAcpi({ cpus: pc.cpus, ramBytes: pc.memoryBytes });
+  fwCfg.addFile(RSDP_FILE, acpi.rsdp);
+  fwCfg.addFile(TABLES_FILE, acpi.tables);
+  fwCfg.addFile(LOADER_FILE, acpi.loader);
   const portA = new SystemControlPortA(() => callbacks.onReset());
 
   ports.register(COM1_BASE, UART_REGISTER_COUNT, serial, 'COM1 (16550A)');
