@@ -55,9 +55,13 @@ describe('PC machine with a live CD (real KVM)', () => {
       );
       expect(text).toMatch(/vireo-fb: 0 VESA VGA/);
       // The whole CD read back: 16 MiB payload + kernel + initrd, dd's own summary line.
-      const sr0 = /vireo-sr0: (\d+) bytes .* copied/.exec(text);
+      const sr0 = /vireo-sr0: bytes=(\d+) start=([\d.]+) end=([\d.]+)/.exec(text);
       expect(sr0, text.slice(-2000)).not.toBeNull();
       expect(Number(sr0![1])).toBeGreaterThan(16 * 1024 * 1024);
+      const seconds = Number(sr0![3]) - Number(sr0![2]);
+      console.log(
+        `pc-live-cd: /dev/sr0 read at ${(Number(sr0![1]) / 2 ** 20 / seconds).toFixed(1)} MiB/s in the guest`,
+      );
       expect(text).toMatch(/vireo-cd: .*boot .*isolinux .*payload\.bin/);
       expect(text).toMatch(/scsi.*CD-ROM .*VIREO/);
 
