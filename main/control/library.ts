@@ -12,6 +12,7 @@
  *
  * Runtime: Node.
  */
+import { createImage } from '../engine/storage/index.js';
 import { promises as fs } from 'node:fs';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -294,6 +295,23 @@ export class Library {
       createdAt: new Date().toISOString(),
     };
     try {
+      // The disk image the wizard asked for, made before the config that names it (createImage
+      // writes a temp file and renames it, so a failure leaves no half-made image).
+      for (const disk of config.disks) {
+        try {
+          await createImage({
+            path: path.join(folder, disk.path),
+            format: disk.format,
+            size: disk.sizeMiB * 1024 * 1024,
+            preallocate: disk.allocation === 'preallocated',
+          });
+        } catch (e) {
+          throw new BridgeFailure(
+            'io',
+            `Cannot create the disk image ${path.join(folder, disk.path)}: ${(e as Error).message}`,
+          );
+        }
+      }
       await writeFileAtomic(path.join(folder, `${name}${CONFIG_SUFFIX}`), serialize(config));
       if (parent !== this.root) await this.registry.update((r) => void r.external.push(folder));
     } catch (e) {

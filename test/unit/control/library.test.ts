@@ -3,6 +3,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  statSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -104,7 +105,8 @@ describe('the VM library', () => {
     });
     expect(renamed.accessible && renamed.config.memoryMiB).toBe(1024);
     expect(readdirSync(root)).toEqual(['beta']);
-    expect(readdirSync(path.join(root, 'beta'))).toEqual(['beta.vireo.json']);
+    // The image keeps its name (the config points at it relative to the folder).
+    expect(readdirSync(path.join(root, 'beta')).sort()).toEqual(['alpha.qcow2', 'beta.vireo.json']);
     expect(renamed.accessible && renamed.config.boot).toEqual({
       source: 'firmware',
       order: ['disk', 'cdrom'],
@@ -131,7 +133,11 @@ describe('the VM library', () => {
     await library.supervisor.recordRun(vm.folder, { pid: process.pid, state: 'paused' });
     // Another Library (another process, in effect) sees it.
     expect((await new Library(root).get(vm.id)).state).toBe('paused');
-    expect(readdirSync(vm.folder).sort()).toEqual(['.vireo-run.json', 'alpha.vireo.json']);
+    expect(readdirSync(vm.folder).sort()).toEqual([
+      '.vireo-run.json',
+      'alpha.qcow2',
+      'alpha.vireo.json',
+    ]);
     await library.supervisor.clearRun(vm.folder);
     expect((await library.get(vm.id)).state).toBe('powered-off');
   });
@@ -187,6 +193,31 @@ describe('the VM library', () => {
     },
   );
 
+  it('creates the disk image the request asks for, as qemu-img reads it', async () => {
+    const vm = await library.create(request());
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', path.join(vm.folder, 'alpha.qcow2')], {
+        encoding: 'utf8',
+      }),
+    ) as { format: string; 'virtual-size': number };
+    expect(info.format).toBe('qcow2');
+    expect(info['virtual-size']).toBe(1024 * 1024 * 1024);
+    execFileSync('qemu-img', ['check', path.join(vm.folder, 'alpha.qcow2')]);
+    const fixed = await library.create(
+      request({
+        name: 'fixed',
+        disk: { sizeMiB: 8, format: 'raw', allocation: 'preallocated', bus: 'ide' },
+      }),
+    );
+    const raw = path.join(fixed.folder, 'fixed.raw');
+    expect(statSync(raw).size).toBe(8 * 1024 * 1024);
+    // Preallocated: the blocks are on disk, not a sparse file.
+    expect(statSync(raw).blocks * 512).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    expect(await library.deletePlan(fixed.id)).toContain(raw);
+    await library.delete(fixed.id, true);
+    expect(existsSync(raw)).toBe(false);
+  });
+
   it('lists the files a delete removes, and "remove only" keeps them', async () => {
     const vm = await library.create(request());
     writeFileSync(path.join(vm.folder, 'alpha.qcow2'), 'disk');
@@ -213,7 +244,10 @@ describe('the VM library against hostile or damaged folders', () => {
       // Removing it from the library forgets the registry entry and touches no file.
       await library.delete(list[1]!.id, false);
       expect((await library.list()).map((v) => v.accessible)).toEqual([true]);
-      expect(readdirSync(`${vm.folder}-moved`)).toEqual(['roamer.vireo.json']);
+      expect(readdirSync(`${vm.folder}-moved`).sort()).toEqual([
+        'roamer.qcow2',
+        'roamer.vireo.json',
+      ]);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }
@@ -317,6 +351,7 @@ describe('the VM library against hostile or damaged folders', () => {
       const ok = await library.create(request({ name: 'climber' }));
       const file = ok.configPath;
       const config = JSON.parse(readFileSync(file, 'utf8')) as { disks: { path: string }[] };
+      rmSync(path.join(ok.folder, config.disks[0]!.path));
       config.disks[0]!.path = outside;
       writeFileSync(file, JSON.stringify(config));
       await library.delete(ok.id, true);
