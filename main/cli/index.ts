@@ -17,6 +17,7 @@ import { ostypes } from './commands/ostypes.js';
 import { serve } from './commands/serve.js';
 import { run } from './commands/run.js';
 import { showvminfo } from './commands/showvminfo.js';
+import { createmedium, modifymedium, showmediuminfo } from './commands/medium.js';
 import { screenshot } from './commands/screenshot.js';
 import { sendkey } from './commands/sendkey.js';
 
@@ -27,6 +28,9 @@ export const COMMANDS: readonly CliCommand[] = [
   modifyvm,
   showvminfo,
   screenshot,
+  createmedium,
+  modifymedium,
+  showmediuminfo,
   sendkey,
   deletevm,
   ostypes,
