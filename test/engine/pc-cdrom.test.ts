@@ -59,7 +59,13 @@ function savePpmAsPng(p: Picture, file: string): void {
 }
 
 /** Takes `vireo screenshot`s until one is within MAX_DIFFERENCE of `reference`. */
-async function screenLike(vm: string, reference: Picture, name: string, timeoutMs: number) {
+async function screenLike(
+  vm: string,
+  reference: Picture,
+  name: string,
+  timeoutMs: number,
+  intervalMs = 3000,
+) {
   const deadline = Date.now() + timeoutMs;
   let best = 1;
   let shots = 0;
@@ -75,6 +81,7 @@ async function screenLike(vm: string, reference: Picture, name: string, timeoutM
       continue;
     }
     shots++;
+    if (shots % 3 === 0) console.log(`pc-cdrom: waiting for ${name}, ${shots} screenshots so far`);
     const d = difference(readPng(file), reference);
     best = Math.min(best, d);
     if (d <= MAX_DIFFERENCE) {
@@ -87,7 +94,7 @@ async function screenLike(vm: string, reference: Picture, name: string, timeoutM
       throw new Error(
         `${vmLogTail()}\n${name}: the screen never matched QEMU's (closest: ${(best * 100).toFixed(1)}% of pixels differ); see ${file}`,
       );
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
@@ -123,11 +130,18 @@ describe('PC machine booting an ISO (real KVM)', () => {
       await plane.handlers['vm.start']({ id: vm.id });
       console.log('pc-cdrom: VM started, waiting for the installer menu');
       await screenLike('Installer', menu, 'menu', 240_000);
-      console.log(
-        `pc-cdrom: menu after ${((Date.now() - started) / 1000).toFixed(1)} s; pressing Enter`,
-      );
+      console.log(`pc-cdrom: menu after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      // Like a person: let the menu settle, then press Enter once. Loading the installer's
+      // kernel and initrd through the BIOS takes about two minutes nested; screenshots (a CLI
+      // process each) would only slow it, so the first look is after 100 s.
+      await new Promise((r) => setTimeout(r, 5000));
       vireo('sendkey', 'Installer', 'ret');
-      await screenLike('Installer', installer, 'installer', 420_000);
+      console.log('pc-cdrom: Enter pressed; the installer loads through the BIOS');
+      for (let waited = 0; waited < 100; waited += 20) {
+        await new Promise((r) => setTimeout(r, 20_000));
+        console.log(`pc-cdrom: loading, ${waited + 20} s after Enter`);
+      }
+      await screenLike('Installer', installer, 'installer', 420_000, 10_000);
       console.log(
         `pc-cdrom: installer screen after ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
