@@ -236,14 +236,70 @@ export function amlPciRootBridge(window: PciRootWindow): Uint8Array {
   return Uint8Array.from([0x5b, 0x82, ...amlPkgLength(body.length), ...body]);
 }
 
+/** A legacy ISA device with a PNP id ("PNPxxxx", as EisaId) and fixed I/O ports and IRQ. */
+export interface LegacyAcpiDevice {
+  /** Four-character AML name, e.g. "KBD_". */
+  name: string;
+  /** The PNP id's hex part, e.g. 0x0303 for PNP0303. */
+  pnp: number;
+  ports: readonly { base: number; length: number }[];
+  irq?: number;
+}
+
+/**
+ * `Device (name) { _HID EisaId("PNPxxxx"), _CRS { IO..., IRQNoFlags } }`. SeaBIOS reads the DSDT
+ * and skips the PS/2 keyboard when no PNP0303 device is there (src/hw/ps2port.c), and Linux's
+ * PNP layer finds the keyboard, mouse, RTC and UART this way. Descriptors: ACPI 6.5 §6.4.2.1
+ * (IRQ, 2-byte form), §6.4.2.5 (I/O port).
+ */
+export function amlLegacyDevice(d: LegacyAcpiDevice): Uint8Array {
+  const resources: number[] = [];
+  for (const p of d.ports)
+    resources.push(
+      0x47,
+      0x01,
+      p.base & 0xff,
+      p.base >> 8,
+      p.base & 0xff,
+      p.base >> 8,
+      0x01,
+      p.length,
+    );
+  if (d.irq !== undefined) resources.push(0x22, (1 << d.irq) & 0xff, (1 << d.irq) >> 8);
+  resources.push(0x79, 0x00);
+  const crs = [
+    0x11,
+    ...amlPkgLength(2 + resources.length),
+    AML_BYTE_PREFIX,
+    resources.length,
+    ...resources,
+  ];
+  const body = [
+    ...amlNameSeg(d.name),
+    AML_NAME_OP,
+    ...amlNameSeg('_HID'),
+    0x0c,
+    0x41,
+    0xd0,
+    (d.pnp >> 8) & 0xff,
+    d.pnp & 0xff, // DWordConst EisaId ("PNPxxxx")
+    AML_NAME_OP,
+    ...amlNameSeg('_CRS'),
+    ...crs,
+  ];
+  return Uint8Array.from([0x5b, 0x82, ...amlPkgLength(body.length), ...body]);
+}
+
 export function buildDsdt(options: {
   s5SleepType: number;
   virtioMmio?: readonly VirtioMmioAcpiDevice[];
   pciRoot?: PciRootWindow;
+  legacyDevices?: readonly LegacyAcpiDevice[];
 }): Uint8Array {
   const parts = [
     amlSleepState('_S5_', options.s5SleepType, options.s5SleepType),
     ...(options.pciRoot ? [amlPciRootBridge(options.pciRoot)] : []),
+    ...(options.legacyDevices ?? []).map((d) => amlLegacyDevice(d)),
     ...(options.virtioMmio ?? []).map((d, i) => amlVirtioMmioDevice(i, d)),
   ];
   const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -96,6 +96,11 @@ describe('PC ACPI over fw_cfg', () => {
     const dsl = readFileSync(path.join(dir, 'dsdt.dsl'), 'utf8');
     expect(dsl).toContain('Device (PCI0)');
     expect(dsl).toContain('EisaId ("PNP0A03")');
+    // SeaBIOS only sets up the PS/2 keyboard when the DSDT has one.
+    expect(dsl).toMatch(/Device \(KBD\)[\s\S]*EisaId \("PNP0303"\)[\s\S]*IRQNoFlags \(\)\s*\{1\}/);
+    expect(dsl).toContain('EisaId ("PNP0F13")');
+    expect(dsl).toContain('EisaId ("PNP0B00")');
+    expect(dsl).toContain('EisaId ("PNP0501")');
     expect(dsl).toMatch(/WordBusNumber[\s\S]*0x00FF,\s+\/\/ Range Maximum/);
     // More than 2 GiB of RAM: SeaBIOS's BARs start at 3 GiB, and so does the window.
     expect(dsl).toMatch(/0xC0000000,\s+\/\/ Range Minimum\s+0xFEBFFFFF,/);

@@ -121,6 +121,21 @@ export function buildPcAcpi(o: { cpus: number; ramBytes: number }): PcAcpiFiles 
       memoryBase: o.ramBytes <= 0x8000_0000 ? 0x8000_0000 : 0xc000_0000,
       memoryLimit: 0xfebf_ffff,
     },
+    // The ISA devices of this PC. Without PNP0303 SeaBIOS would not set up the keyboard at all.
+    legacyDevices: [
+      {
+        name: 'KBD_',
+        pnp: 0x0303,
+        ports: [
+          { base: 0x60, length: 1 },
+          { base: 0x64, length: 1 },
+        ],
+        irq: 1,
+      },
+      { name: 'MOU_', pnp: 0x0f13, ports: [], irq: 12 },
+      { name: 'RTC_', pnp: 0x0b00, ports: [{ base: 0x70, length: 2 }], irq: 8 },
+      { name: 'COM1', pnp: 0x0501, ports: [{ base: 0x3f8, length: 8 }], irq: 4 },
+    ],
   });
   const dsdtOffset = 0;
   const fadtOffset = align16(dsdtOffset + dsdt.length);
