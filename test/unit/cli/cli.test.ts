@@ -1,5 +1,5 @@
 /** The `vireo` CLI, in-process through main(), on a temporary library. */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,9 +67,9 @@ describe('vireo', () => {
     const info = await vireo('showvminfo', 'cli-vm');
     expect(info.out).toMatch(/Memory:\s+768 MiB/);
     expect(info.out).toMatch(/Boot:\s+firmware \(disk, cdrom\)/);
-    expect(info.out).toContain(
-      'cli-vm.raw (raw, 2048 MiB, thin, virtio) - image file not created yet',
-    );
+    // createvm made the image: showvminfo no longer says "image file not created yet".
+    expect(info.out).toMatch(/Disk 0:\s+cli-vm\.raw \(raw, 2048 MiB, thin, virtio\)\n/);
+    expect(statSync(path.join(home, 'cli-vm', 'cli-vm.raw')).size).toBe(2048 * 1024 * 1024);
     const dry = await vireo('deletevm', 'cli-vm');
     expect(dry.code).toBe(1);
     expect(dry.err).toContain('cli-vm.vireo.json');

@@ -8,6 +8,7 @@
 import { build } from 'esbuild';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,6 +165,17 @@ beforeAll(async () => {
       js: "import { createRequire as __vireoCreateRequire } from 'node:module'; const require = __vireoCreateRequire(import.meta.url);",
     },
     plugins: [
+      {
+        // As in scripts/build.mjs, koffi (native) stays outside the bundle; from this temp
+        // folder it is imported by its absolute path in the project's node_modules.
+        name: 'koffi-external',
+        setup(b) {
+          b.onResolve({ filter: /^koffi$/ }, () => ({
+            path: createRequire(import.meta.url).resolve('koffi'),
+            external: true,
+          }));
+        },
+      },
       {
         name: 'electron-stand-in',
         setup(b) {
