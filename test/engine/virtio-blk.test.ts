@@ -78,7 +78,13 @@ describe('virtio-blk over virtio-mmio (real KVM)', () => {
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    // A guest that stops making progress must fail this test with its console, not hang the run.
+    const deadline = setTimeout(() => {
+      out += '\n[test] no exit after 180 s: killing the VM\n';
+      child.kill('SIGKILL');
+    }, 180_000);
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(deadline);
     expect(code, out.slice(-3000)).toBe(0);
     expect(out).not.toContain('INSMOD-FAILED');
     expect(out).toMatch(/DISKS 32768 65536/);
