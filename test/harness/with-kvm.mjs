@@ -17,6 +17,7 @@
 // Timeouts: `--timeout S` / VIREO_HARNESS_TIMEOUT (default 2400 s) bounds the whole run;
 // `--silence S` / VIREO_HARNESS_SILENCE (default 300 s) kills a guest that prints nothing for
 // that long and boots it once more (one run in five once hung silently at boot, per the recipe);
+// a guest whose kernel reports a soft lockup of 60 s or more is wedged and gets the same;
 // a guest that resets before COMMAND begins is booted once more too.
 // On failure the last lines of the L1 console are printed.
 import { spawn } from 'node:child_process';
@@ -40,6 +41,11 @@ import { ensureL1Initrd } from './l1-initrd.mjs';
 
 const HARNESS_FAILURE = 125;
 const CONSOLE_TAIL_LINES = 60;
+/** The L1 kernel's soft-lockup watchdog line; its figure is how long the CPU has been stuck. */
+const SOFT_LOCKUP = /watchdog: BUG: soft lockup - CPU#\d+ stuck for (\d+)s!/;
+/** A soft lockup this long means L1 will not recover (a busy host gives stalls of seconds). */
+const WEDGED_AFTER_S = 60;
+
 /** Seconds a booting L1 may stay silent before its first console line, whatever --silence says. */
 const BOOT_GRACE = 120;
 
@@ -249,6 +255,12 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
     }, 1000);
 
     const onLine = (line) => {
+      // A wedged L1: both of its CPUs in soft lockup for a minute or more while QEMU spins (seen
+      // a few times in ~50 runs, at any point of a run, under TCG with nested SVM). The kernel
+      // keeps printing, so the silence watchdog never fires; this is the same kind of hang.
+      const lockup = SOFT_LOCKUP.exec(line);
+      if (lockup && Number(lockup[1]) >= WEDGED_AFTER_S)
+        finish(`wedged: the L1 kernel reports a soft lockup of ${lockup[1]} s`);
       tail.push(line);
       if (tail.length > CONSOLE_TAIL_LINES) tail.shift();
       if (opts.verbose) process.stderr.write(`[L1] ${line}\n`);
@@ -310,6 +322,7 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
         // with nothing on a quiet console). COMMAND never ran, so nothing is repeated.
         transient:
           (reason?.startsWith('silence') ?? false) ||
+          (reason?.startsWith('wedged') ?? false) ||
           (code === null && timings.commandStart === null && status === 0),
       });
     });
