@@ -368,6 +368,10 @@ export class Library {
     if (changes.display !== undefined) next.display = changes.display;
     if (changes.serial !== undefined) next.serial = changes.serial;
     VmConfig.parse(next);
+    // A running PC machine gets the new disc at once (VirtualBox's live mount); the config
+    // follows only when the drive took it, so config and drive never disagree.
+    if (active && changes.iso !== undefined && next.boot.source === 'firmware')
+      await this.supervisor.changeMedium(vm.folder, next.optical.iso);
 
     let folder = vm.folder;
     const configPath = vm.configPath;

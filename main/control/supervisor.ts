@@ -35,7 +35,11 @@ import {
 import type { VmConfig } from '../../preload/vm-config.js';
 import { spawnVmHost, type VmHostProcess } from '../engine/host/spawn.js';
 import { PC_MAX_DISKS, type VmLaunchInput } from '../engine/vm-launch.js';
-import { controlSocketFolder, SOCKET_PATH_MAX } from '../engine/host/control-socket.js';
+import {
+  controlRequest,
+  controlSocketFolder,
+  SOCKET_PATH_MAX,
+} from '../engine/host/control-socket.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 export const RUN_FILE = '.vireo-run.json';
@@ -426,6 +430,27 @@ export class Supervisor {
   /** Powers off every VM this process started (the app is quitting). */
   powerOffAll(): void {
     for (const child of this.children.values()) child.process.send({ type: 'power-off' });
+  }
+
+  /**
+   * Changes the optical drive's disc of the running VM in `folder` (null ejects), through its
+   * host's control socket, whichever Vireo process started it.
+   */
+  async changeMedium(folder: string, iso: string | null): Promise<void> {
+    const socket = await this.controlSocket(folder);
+    if (!socket)
+      throw new BridgeFailure(
+        'invalid-state',
+        'The VM is running but its host process cannot be reached to change the disc; power it off and change it then.',
+      );
+    let answer;
+    try {
+      answer = await controlRequest(socket, { command: 'medium', iso }, CONTROL_TIMEOUT_MS);
+    } catch (e) {
+      throw new BridgeFailure('unavailable', `Cannot change the disc: ${(e as Error).message}`);
+    }
+    if (!answer.ok)
+      throw new BridgeFailure('invalid-state', `The drive did not take the disc: ${answer.error}`);
   }
 
   /** The control socket of the VM in `folder` if its host process runs (any Vireo process). */

@@ -5,9 +5,10 @@
  * the PIIX3 IDE function (/dev/sr0, readable to its end, mountable as ISO 9660) and the VESA
  * framebuffer the BIOS set up (vga=788), and reports over COM1. The host's ACPI shutdown
  * (`vm.shutdown`) reaches the guest as a power-button event through the ACPI tables SeaBIOS
- * installed from fw_cfg, and the guest powers off through ACPI S5.
+ * installed from fw_cfg, and the guest powers off through ACPI S5. On the way, `vireo modifyvm
+ * --cdrom` swaps the disc while the guest runs, and the guest reads the new disc's volume ID.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,7 @@ const home = mkdtempSync(path.join(os.tmpdir(), 'vireo-live-cd-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe('PC machine with a live CD (real KVM)', () => {
-  it('boots the ISO; Linux reads /dev/sr0 and sees the framebuffer; ACPI shutdown powers it off', async () => {
+  it('boots the ISO; Linux reads /dev/sr0 and sees the framebuffer; the disc changes live; ACPI shutdown powers it off', async () => {
     const { iso } = ensureBusyboxIso();
     const cli = (...args: string[]) => {
       const r = spawnSync(process.execPath, ['bin/vireo.js', '--home', home, ...args], {
@@ -64,6 +65,34 @@ describe('PC machine with a live CD (real KVM)', () => {
       );
       expect(text).toMatch(/vireo-cd: .*boot .*isolinux .*payload\.bin/);
       expect(text).toMatch(/scsi.*CD-ROM .*VIREO/);
+
+      // Live medium change from another process (the CLI reaches the VM host's control
+      // socket): the guest sees the new disc's volume ID, then an empty drive.
+      await until('the first disc in the drive', () =>
+        serial().includes('vireo-cdlabel: VIREO_LIVE'),
+      );
+      const second = path.join(home, 'second.iso');
+      const tree = path.join(home, 'second');
+      mkdirSync(tree);
+      writeFileSync(path.join(tree, 'readme.txt'), 'the second disc\n');
+      const made = spawnSync(
+        'xorriso',
+        ['-as', 'mkisofs', '-V', 'VIREO_SECOND', '-o', second, tree],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(made.status, made.stderr).toBe(0);
+      cli('modifyvm', 'Live', '--cdrom', second);
+      await until('the second disc seen by the guest', () =>
+        serial().includes('vireo-cdlabel: VIREO_SECOND'),
+      );
+      const swapped = await plane.handlers['vm.get']({ id: vm.id });
+      expect(swapped.accessible && swapped.config.optical.iso).toBe(second);
+      cli('modifyvm', 'Live', '--cdrom', 'none');
+      await until('the empty drive seen by the guest', () =>
+        serial().includes('vireo-cdlabel: none'),
+      );
 
       await plane.handlers['vm.shutdown']({ id: vm.id });
       await until(

@@ -7,8 +7,9 @@
  * Protocol: one JSON object per line each way, zod-validated on both sides; a request line
  * longer than 64 KiB closes the connection. Requests: `{"command":"screenshot"}` answers
  * `{"ok":true,"png":"<base64>"}`; `{"command":"sendkey","chords":["ctrl-alt-delete","a"]}`
- * answers `{"ok":true}` once the keys were pressed and released. Errors: `{"ok":false,
- * "error":"..."}`.
+ * answers `{"ok":true}` once the keys were pressed and released; `{"command":"medium",
+ * "iso":"/abs/path.iso"}` (or `"iso":null` to eject) changes the optical drive's disc live and
+ * answers `{"ok":true}`. Errors: `{"ok":false, "error":"..."}`.
  *
  * Runtime: engine (VM host process) and CLI (client).
  */
@@ -22,6 +23,11 @@ export const ControlRequest = z.discriminatedUnion('command', [
   z.object({
     command: z.literal('sendkey'),
     chords: z.array(z.string().min(1).max(100)).min(1).max(256),
+  }),
+  /** Live medium change of the optical drive: an absolute ISO path, or null to eject. */
+  z.object({
+    command: z.literal('medium'),
+    iso: z.string().min(1).max(4096).refine((p) => path.isAbsolute(p), 'an absolute path').nullable(),
   }),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;
@@ -37,6 +43,8 @@ export interface ControlHandlers {
   screenshot(): Uint8Array | null;
   /** Presses and releases each chord in turn; throws with a message for unknown keys. */
   sendKeys(chords: readonly string[]): Promise<void>;
+  /** Inserts the ISO (or ejects, null); throws with a message when it cannot. */
+  changeMedium(iso: string | null): void;
 }
 
 const MAX_LINE = 64 * 1024;
@@ -101,6 +109,10 @@ async function answer(line: string, handlers: ControlHandlers): Promise<ControlR
       if (!png)
         return { ok: false, error: 'this VM has no display (it boots a Linux kernel directly)' };
       return { ok: true, png: Buffer.from(png).toString('base64') };
+    }
+    if (request.command === 'medium') {
+      handlers.changeMedium(request.iso);
+      return { ok: true };
     }
     await handlers.sendKeys(request.chords);
     return { ok: true };

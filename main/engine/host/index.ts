@@ -116,6 +116,7 @@ async function main(): Promise<void> {
     closeControl = await serveControlSocket(launch.controlSocket, {
       screenshot: () => running.screenshotPng(),
       sendKeys: (chords) => running.sendKeys(chords),
+      changeMedium: (iso) => running.changeMedium(iso),
     }).catch((e: unknown) => {
       send({ type: 'log', line: `no control socket: ${String(e)}` });
       return undefined;

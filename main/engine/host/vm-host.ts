@@ -71,6 +71,8 @@ export class VmHost {
   private statsTimer: NodeJS.Timeout | undefined;
   private images: DiskImage[] = [];
   private renderer: { vga: StdVga; renderer: VgaRenderer } | undefined;
+  /** The optical drive's medium after a live change; a guest reset keeps it. */
+  private opticalMedium: string | null | undefined;
 
   private constructor(
     private readonly launch: ValidatedLaunch,
@@ -115,7 +117,15 @@ export class VmHost {
       };
       const machine =
         this.launch.machine === 'pc'
-          ? assemblePcMachine(vm, this.launch.pc, callbacks, this.images, options.bootOrder)
+          ? assemblePcMachine(
+              vm,
+              this.opticalMedium === undefined
+                ? this.launch.pc
+                : { ...this.launch.pc, cdromPath: this.opticalMedium },
+              callbacks,
+              this.images,
+              options.bootOrder,
+            )
           : assembleDirectMachine(vm, this.launch.boot, options, callbacks, this.images);
       this.machine = machine;
       this.events.onLog(
@@ -204,6 +214,33 @@ export class VmHost {
         );
       await new Promise((r) => setTimeout(r, KEY_CHORD_GAP_MS));
     }
+  }
+
+  /**
+   * Puts another ISO in the optical drive (null: takes the disc out) while the guest runs, as
+   * VirtualBox's "Devices > Optical Drives" does: the drive reports UNIT ATTENTION and a media
+   * event, so the guest's driver notices (MMC-6 §6.8 GET EVENT STATUS NOTIFICATION). The host
+   * overrides a guest's PREVENT MEDIUM REMOVAL, like VirtualBox's forced unmount. Throws with a
+   * readable message when the machine has no drive or the file cannot be read; the drive keeps
+   * its old disc then.
+   */
+  changeMedium(path: string | null): void {
+    const drive = this.machine?.opticalDrive;
+    if (!drive || this.ending)
+      throw new Error(
+        this.ending
+          ? 'the VM is not running'
+          : 'this VM has no optical drive (it boots a Linux kernel directly)',
+      );
+    if (path === null) drive.eject();
+    else drive.insert(path);
+    this.opticalMedium = path;
+    this.events.onLog(path === null ? 'optical drive: ejected' : `optical drive: inserted ${path}`);
+  }
+
+  /** The ISO in the optical drive now, or null (empty or no drive). */
+  currentMedium(): string | null {
+    return this.machine?.opticalDrive?.current?.path ?? null;
   }
 
   /** Keyboard input for the guest's serial console. */

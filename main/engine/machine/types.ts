@@ -40,4 +40,10 @@ export interface AssembledMachine {
   disks?: { name: string; takeStats(): BlockStats }[];
   /** The display adapter, for machines that have a screen. */
   vga?: StdVga;
+  /** The optical drive, for machines that have one: the host changes its medium live. */
+  opticalDrive?: {
+    insert(path: string): void;
+    eject(): void;
+    readonly current: { path: string } | undefined;
+  };
 }

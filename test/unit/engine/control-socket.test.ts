@@ -7,15 +7,19 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { controlRequest, serveControlSocket } from '../../../main/engine/host/control-socket.js';
+import { AtapiCdrom } from '../../../main/engine/devices/ide/atapi-cdrom.js';
 
 let dir: string;
 let close: () => void = () => {};
 const typed: string[][] = [];
+let drive: AtapiCdrom;
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'vireo-ctl-'));
   typed.length = 0;
+  drive = new AtapiCdrom();
   close = await serveControlSocket(path.join(dir, 'vm.sock'), {
     screenshot: () => Uint8Array.from([0x89, 0x50, 0x4e, 0x47]),
     sendKeys: (chords) => {
@@ -23,6 +27,7 @@ beforeEach(async () => {
       typed.push([...chords]);
       return Promise.resolve();
     },
+    changeMedium: (iso) => (iso === null ? drive.eject() : drive.insert(iso)),
   });
 });
 afterEach(() => {
@@ -77,6 +82,32 @@ describe('VM host control socket', () => {
     expect(await rawExchange('x'.repeat(100 * 1024))).toBe('');
     const again = await controlRequest(path.join(dir, 'vm.sock'), { command: 'screenshot' });
     expect(again.ok).toBe(true);
+  });
+
+  it('changes the optical medium live, and refuses what is not an ISO', async () => {
+    const sock = path.join(dir, 'vm.sock');
+    const iso = path.join(dir, 'disc.iso');
+    writeFileSync(iso, Buffer.alloc(4 * 2048));
+    expect(await controlRequest(sock, { command: 'medium', iso })).toEqual({ ok: true });
+    expect(drive.current).toEqual({ path: iso, sectors: 4 });
+    const tiny = path.join(dir, 'tiny.iso');
+    writeFileSync(tiny, 'not a disc');
+    const refused = await controlRequest(sock, { command: 'medium', iso: tiny });
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.error).toMatch(/not an ISO image/);
+    expect(drive.current?.path).toBe(iso); // the old disc stays in
+    const missing = await controlRequest(sock, {
+      command: 'medium',
+      iso: path.join(dir, 'no.iso'),
+    });
+    expect(missing.ok).toBe(false);
+    // Relative paths are refused by the schema: the VM host's working folder is not the caller's.
+    expect(JSON.parse(await rawExchange('{"command":"medium","iso":"disc.iso"}\n'))).toEqual({
+      ok: false,
+      error: 'malformed request',
+    });
+    expect(await controlRequest(sock, { command: 'medium', iso: null })).toEqual({ ok: true });
+    expect(drive.current).toBeUndefined();
   });
 
   it('reports a VM whose socket is gone', async () => {

@@ -163,6 +163,10 @@ export class AtapiCdrom {
       const stat = fstatSync(fd);
       if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
       size = stat.size;
+      if (size < CD_SECTOR_SIZE)
+        throw new Error(
+          `${path} is smaller than one CD sector (2048 bytes): it is not an ISO image`,
+        );
     } catch (e) {
       closeSync(fd);
       throw e;

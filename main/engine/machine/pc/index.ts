@@ -296,5 +296,6 @@ export function assemblePcMachine(
     i8042,
     pci,
     cdrom,
+    opticalDrive: cdrom,
   };
 }
