@@ -10,7 +10,8 @@
  *   Content-Security-Policy, nosniff and no-referrer (the token is in the first URL) on every
  *   response; no directory listings; unknown extensionless routes get index.html;
  * - `/ws` carries the bridge (main/ipc/wire-endpoint.ts): JSON `WireCall`s in, results and
- *   pushed events out, text frames of at most 1 MiB.
+ *   pushed events out, text frames of at most 1 MiB;
+ * - `/display?vm=ID` carries one console's screen and input (main/serve/display-relay.ts).
  *
  * Runtime: Node.
  */
@@ -37,6 +38,7 @@ import {
   urlHost,
 } from './access.js';
 import { openStaticRoot, type StaticRoot } from './static-files.js';
+import { relayDisplay } from './display-relay.js';
 
 export interface ServeOptions {
   control: ControlPlane;
@@ -66,6 +68,8 @@ export class ServeError extends Error {
 
 /** Largest WebSocket message accepted (a call's arguments are small; 1 MiB is generous). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** A console's input message (a key, a mouse move, a frame request) is tiny. */
+const MAX_CONSOLE_MESSAGE_BYTES = 4096;
 /** Browser tabs connected at once; each holds an event subscription. */
 const MAX_CLIENTS = 64;
 /** WebSocket close code for binary frames (RFC 6455 section 7.4.1, "unsupported data"). */
@@ -214,6 +218,27 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxPayload: MAX_MESSAGE_BYTES,
     perMessageDeflate: false,
   });
+  // Console streams: small text messages in (input), large binary updates out.
+  const displayWss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_CONSOLE_MESSAGE_BYTES,
+    perMessageDeflate: false,
+  });
+  const openConsole = async (ws: WebSocket, vmId: string): Promise<void> => {
+    const refuseConsole = (error: string): void => {
+      ws.send(JSON.stringify({ ok: false, error }));
+      ws.close(1000, 'no display');
+    };
+    try {
+      const vm = await control.handlers['vm.get']({ id: vmId });
+      const socketPath = await control.library.supervisor.controlSocket(vm.folder);
+      if (!socketPath)
+        return refuseConsole(`"${vm.accessible ? vm.config.name : vm.id}" is not running.`);
+      relayDisplay(ws, socketPath);
+    } catch (e) {
+      refuseConsole(e instanceof Error ? e.message : String(e));
+    }
+  };
   const denyUpgrade = (socket: Duplex, status: string): void => {
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   };
@@ -227,6 +252,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     // The page's own origin, under the name the Host header used (both already checked as ours).
     if (req.headers.origin !== `http://${(req.headers.host ?? '').toLowerCase()}`)
       return denyUpgrade(socket, '403 Forbidden');
+    if (url.pathname === '/display') {
+      if (displayWss.clients.size >= MAX_CLIENTS)
+        return denyUpgrade(socket, '503 Service Unavailable');
+      const vmId = url.searchParams.get('vm') ?? '';
+      if (vmId.length === 0 || vmId.length > 256) return denyUpgrade(socket, '400 Bad Request');
+      try {
+        displayWss.handleUpgrade(req, socket, head, (ws) => void openConsole(ws, vmId));
+      } catch {
+        denyUpgrade(socket, '400 Bad Request');
+      }
+      return;
+    }
     if (url.pathname !== '/ws') return denyUpgrade(socket, '404 Not Found');
     if (wss.clients.size >= MAX_CLIENTS) return denyUpgrade(socket, '503 Service Unavailable');
     try {
@@ -292,7 +329,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();
+        for (const client of displayWss.clients) client.terminate();
         wss.close();
+        displayWss.close();
         server.close(() => resolve());
         server.closeAllConnections();
       })),

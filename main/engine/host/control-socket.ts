@@ -9,7 +9,9 @@
  * `{"ok":true,"png":"<base64>"}`; `{"command":"sendkey","chords":["ctrl-alt-delete","a"]}`
  * answers `{"ok":true}` once the keys were pressed and released; `{"command":"medium",
  * "iso":"/abs/path.iso"}` (or `"iso":null` to eject) changes the optical drive's disc live and
- * answers `{"ok":true}`. Errors: `{"ok":false, "error":"..."}`.
+ * answers `{"ok":true}`. Errors: `{"ok":false, "error":"..."}`. `{"command":"display"}`
+ * answers `{"ok":true}` and turns the connection into the display stream of a console window:
+ * binary screen updates out (./display-stream.ts), {@link DisplayInput} lines in.
  *
  * Runtime: engine (VM host process) and CLI (client).
  */
@@ -24,13 +26,44 @@ export const ControlRequest = z.discriminatedUnion('command', [
     command: z.literal('sendkey'),
     chords: z.array(z.string().min(1).max(100)).min(1).max(256),
   }),
+  /** Switches the connection to the display stream (see {@link DisplayInput}). */
+  z.object({ command: z.literal('display') }),
   /** Live medium change of the optical drive: an absolute ISO path, or null to eject. */
   z.object({
     command: z.literal('medium'),
-    iso: z.string().min(1).max(4096).refine((p) => path.isAbsolute(p), 'an absolute path').nullable(),
+    iso: z
+      .string()
+      .min(1)
+      .max(4096)
+      .refine((p) => path.isAbsolute(p), 'an absolute path')
+      .nullable(),
   }),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;
+
+/**
+ * What a viewer sends once the connection streams the display, one JSON object per line:
+ * `next` asks for the next update (./display-stream.ts), `key` is a host key by
+ * `KeyboardEvent.code`, `mouse` relative motion with buttons in PS/2 order (bit 0 left, 1 right,
+ * 2 middle). Updates come back as binary, length-prefixed.
+ */
+export const DisplayInput = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('next') }),
+  z.object({ t: z.literal('key'), code: z.string().min(1).max(32), down: z.boolean() }),
+  z.object({
+    t: z.literal('mouse'),
+    dx: z.number().int().min(-4096).max(4096),
+    dy: z.number().int().min(-4096).max(4096),
+    buttons: z.number().int().min(0).max(7),
+  }),
+]);
+export type DisplayInput = z.infer<typeof DisplayInput>;
+
+/** One viewer's end of the display stream, as the VM host serves it. */
+export interface DisplaySession {
+  input(message: DisplayInput): void;
+  close(): void;
+}
 
 export const ControlResponse = z.union([
   z.object({ ok: z.literal(true), png: z.base64().optional() }),
@@ -45,6 +78,11 @@ export interface ControlHandlers {
   sendKeys(chords: readonly string[]): Promise<void>;
   /** Inserts the ISO (or ejects, null); throws with a message when it cannot. */
   changeMedium(iso: string | null): void;
+  /**
+   * Starts streaming the display to `send` (binary updates); null when the VM has no display.
+   * The session gets the viewer's input lines.
+   */
+  openDisplay?(send: (update: Uint8Array) => void): DisplaySession | null;
 }
 
 const MAX_LINE = 64 * 1024;
@@ -67,9 +105,23 @@ export async function serveControlSocket(
   rmSync(socketPath, { force: true });
   const server = net.createServer((socket) => {
     let buffered = '';
+    /** Set once the connection streams the display: later lines are viewer input. */
+    let display: DisplaySession | null = null;
     socket.setEncoding('utf8');
     const reply = (r: ControlResponse): void => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(r)}\n`);
+    };
+    const startDisplay = (): void => {
+      const session = handlers.openDisplay?.((update) => {
+        if (!socket.destroyed) socket.write(update);
+      });
+      if (!session)
+        return reply({
+          ok: false,
+          error: 'this VM has no display (it boots a Linux kernel directly)',
+        });
+      display = session;
+      reply({ ok: true });
     };
     socket.on('data', (chunk: string) => {
       buffered += chunk;
@@ -78,10 +130,17 @@ export async function serveControlSocket(
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        void answer(line, handlers).then(reply);
+        if (display) {
+          // A viewer that sends nonsense is cut off; the VM runs on.
+          const input = parseLine(line, DisplayInput);
+          if (!input) return void socket.destroy();
+          display.input(input);
+        } else if (isDisplayRequest(line)) startDisplay();
+        else void answer(line, handlers).then(reply);
       }
     });
     socket.on('error', () => socket.destroy());
+    socket.on('close', () => display?.close());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -92,6 +151,19 @@ export async function serveControlSocket(
     server.close();
     rmSync(socketPath, { force: true });
   };
+}
+
+function parseLine<T>(line: string, schema: z.ZodType<T>): T | null {
+  try {
+    const parsed = schema.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function isDisplayRequest(line: string): boolean {
+  return parseLine(line, ControlRequest)?.command === 'display';
 }
 
 async function answer(line: string, handlers: ControlHandlers): Promise<ControlResponse> {
@@ -110,6 +182,7 @@ async function answer(line: string, handlers: ControlHandlers): Promise<ControlR
         return { ok: false, error: 'this VM has no display (it boots a Linux kernel directly)' };
       return { ok: true, png: Buffer.from(png).toString('base64') };
     }
+    if (request.command === 'display') return { ok: false, error: 'display is handled above' };
     if (request.command === 'medium') {
       handlers.changeMedium(request.iso);
       return { ok: true };

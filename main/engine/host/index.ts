@@ -117,6 +117,19 @@ async function main(): Promise<void> {
       screenshot: () => running.screenshotPng(),
       sendKeys: (chords) => running.sendKeys(chords),
       changeMedium: (iso) => running.changeMedium(iso),
+      openDisplay: (send) => {
+        if (!running.hasDisplay) return null;
+        const viewer = { send };
+        const detach = running.display.attach(viewer);
+        return {
+          input: (m) => {
+            if (m.t === 'next') running.display.request(viewer);
+            else if (m.t === 'key') running.keyEvent(m.code, m.down);
+            else running.mouseEvent(m.dx, m.dy, m.buttons);
+          },
+          close: detach,
+        };
+      },
     }).catch((e: unknown) => {
       send({ type: 'log', line: `no control socket: ${String(e)}` });
       return undefined;

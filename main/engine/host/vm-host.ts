@@ -25,6 +25,7 @@ import { LaunchError } from '../vm-launch.js';
 import { parseKeyChord } from '../devices/i8042/scancodes.js';
 import { VgaRenderer } from '../display/vga-renderer.js';
 import { encodeFramePng } from '../display/png.js';
+import { DisplayHub } from './display-stream.js';
 import type { VmStatsSample } from '../../../preload/contract.js';
 
 export type VmRunState = 'starting' | 'running' | 'paused' | 'stopping';
@@ -71,6 +72,8 @@ export class VmHost {
   private statsTimer: NodeJS.Timeout | undefined;
   private images: DiskImage[] = [];
   private renderer: { vga: StdVga; renderer: VgaRenderer } | undefined;
+  /** The screen for viewers (console windows) and screenshots; see ./display-stream.ts. */
+  readonly display = new DisplayHub(() => this.displaySource());
   /** The optical drive's medium after a live change; a guest reset keeps it. */
   private opticalMedium: string | null | undefined;
 
@@ -187,11 +190,35 @@ export class VmHost {
    * or is between boots. Rendering reads VRAM on this thread; the guest keeps running.
    */
   screenshotPng(): Uint8Array | null {
+    const frame = this.display.frame();
+    return frame ? encodeFramePng(frame) : null;
+  }
+
+  /** Whether this machine has a screen (the PC machine's VGA; direct boot has only serial). */
+  get hasDisplay(): boolean {
+    return this.launch.machine === 'pc';
+  }
+
+  /** The current machine's display, renderer made on first use (a reset brings a new VGA). */
+  private displaySource(): VgaRenderer | null {
     const vga = this.machine?.vga;
     if (!vga) return null;
     if (this.renderer?.vga !== vga) this.renderer = { vga, renderer: new VgaRenderer(vga) };
-    this.renderer.renderer.invalidate();
-    return encodeFramePng(this.renderer.renderer.renderFrame());
+    return this.renderer.renderer;
+  }
+
+  /** A key of the host's keyboard (`KeyboardEvent.code`) pressed or released, from a console. */
+  keyEvent(code: string, down: boolean): boolean {
+    const keyboard = this.machine?.keyboard;
+    if (!keyboard || this.ending) return false;
+    return keyboard.keyEvent(code, down);
+  }
+
+  /** Relative mouse motion and buttons (PS/2 order) from a console. */
+  mouseEvent(dx: number, dy: number, buttons: number): boolean {
+    const mouse = this.machine?.mouse;
+    if (!mouse || this.ending) return false;
+    return mouse.mouseEvent(dx, dy, buttons);
   }
 
   /**
@@ -342,6 +369,7 @@ export class VmHost {
     this.events.onState('stopping');
     clearTimeout(this.inputTimer);
     clearInterval(this.statsTimer);
+    this.display.stop();
     const vm = this.vm;
     this.vm = undefined;
     this.machine?.flushLogs?.();

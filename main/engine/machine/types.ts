@@ -36,6 +36,8 @@ export interface AssembledMachine {
   flushLogs?(): void;
   /** The PS/2 keyboard behind the i8042 (`KeyboardEvent.code` names). */
   keyboard?: { keyEvent(code: string, down: boolean): boolean };
+  /** The PS/2 mouse behind the i8042: relative motion, buttons in PS/2 order. */
+  mouse?: { mouseEvent(dx: number, dy: number, buttons: number): boolean };
   /** Disks, for per-disk statistics. */
   disks?: { name: string; takeStats(): BlockStats }[];
   /** The display adapter, for machines that have a screen. */

@@ -9,6 +9,7 @@ import { Details } from '../features/details/Details';
 import { DeleteDialog } from '../features/delete/DeleteDialog';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
 import { VmList } from '../features/vm-list/VmList';
+import { openConsole } from '../features/console/console-route';
 
 // The wizard is the one screen that needs the contract's zod schemas at run time (name rules):
 // loading it on first use keeps zod out of the bundle the main window waits for.
@@ -59,6 +60,14 @@ export function App() {
   const act = (name: Extract<CallName, 'vm.start' | 'vm.pause' | 'vm.resume' | 'vm.powerOff'>) => {
     if (vm) call(name, { id: vm.id }).catch(showError);
   };
+  // A VM with a screen gets its console window on Start, as in VirtualBox. Browser mode only:
+  // the Electron console window is not built yet (docs/console.md).
+  const hasScreen = vm?.accessible === true && vm.config.boot.source === 'firmware';
+  const consoleAvailable = window.vireo === undefined;
+  const start = () => {
+    if (vm && hasScreen && consoleAvailable) openConsole(vm.id);
+    act('vm.start');
+  };
 
   return (
     <div className="app">
@@ -79,8 +88,15 @@ export function App() {
           label="Start"
           icon="▶"
           disabled={!vm?.accessible || state === 'running' || state === 'paused'}
-          onClick={() => act('vm.start')}
+          onClick={start}
           testId="tool-start"
+        />
+        <ToolButton
+          label="Show"
+          icon="🖵"
+          disabled={!hasScreen || !consoleAvailable || (state !== 'running' && state !== 'paused')}
+          onClick={() => vm && openConsole(vm.id)}
+          testId="tool-show"
         />
         <ToolButton
           label={state === 'paused' ? 'Resume' : 'Pause'}

@@ -161,6 +161,28 @@ describe('i8042', () => {
     expect(k.drain()).toEqual([0xfa, 0x00, 0x02, 100]);
   });
 
+  it('sends host mouse motion as 3-byte PS/2 packets once the guest enables reporting', () => {
+    const k = controller();
+    k.command(CMD_WRITE_CTR);
+    k.data(CTR_KBD_INT | CTR_AUX_INT);
+    // Before F4 (enable data reporting) a real mouse sends nothing.
+    expect(k.c.mouseEvent(5, 5, 0)).toBe(false);
+    k.command(CMD_WRITE_AUX);
+    k.data(0xf4);
+    expect(k.drain()).toEqual([0xfa]);
+    // Right 5, down 3 (PS/2 Y grows upward), left button: sync bit 3, Y sign bit 5.
+    expect(k.c.mouseEvent(5, 3, 1)).toBe(true);
+    expect(k.drain()).toEqual([0x08 | 0x01 | 0x20, 5, 0xfd]);
+    // A 300-count jump left is split into packets of at most 255, never an overflow bit.
+    k.c.mouseEvent(-300, 0, 0);
+    expect(k.drain()).toEqual([0x18, 0x01, 0x00, 0x18, 0xd3, 0x00]);
+    // Hostile values are clamped, and the queue stays whole packets.
+    k.c.mouseEvent(Number.NaN, 1e9, 7);
+    const bytes = k.drain();
+    expect(bytes.length % 3).toBe(0);
+    expect(bytes[0]! & 0x0f).toBe(0x0f);
+  });
+
   it('holds device bytes while the port is disabled and releases them on enable', () => {
     const k = controller();
     k.command(CMD_KBD_DISABLE);

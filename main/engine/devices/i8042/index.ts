@@ -136,6 +136,11 @@ export class I8042 {
     return this.keyboard.keyEvent(code, down);
   }
 
+  /** Host mouse motion and buttons (PS/2 bit order: 0 left, 1 right, 2 middle). */
+  mouseEvent(dx: number, dy: number, buttons: number): boolean {
+    return this.mouse.motion(dx, dy, buttons);
+  }
+
   get commandByte(): number {
     return this.ram[0]!;
   }

@@ -3,8 +3,8 @@
  * the IBM PS/2 mouse command set is acknowledged at once with the documented reply bytes, so
  * the driver's protocol detection (Intellimouse, Synaptics, ... knock sequences) ends quickly
  * on "plain PS/2" instead of timing out (IBM PS/2 Hardware Interface Technical Reference,
- * "Pointing Device": commands E6-FF). Movement and buttons are a later issue: it adds a method
- * that queues 3-byte packets through the same {@link Ps2Reply}.
+ * "Pointing Device": commands E6-FF). Movement and buttons go to the guest as standard 3-byte
+ * stream-mode packets ({@link Ps2Mouse.motion}).
  *
  * Runtime: engine.
  */
@@ -43,6 +43,30 @@ export class Ps2Mouse implements Ps2Device {
 
   get enabled(): boolean {
     return this.reporting;
+  }
+
+  /**
+   * The host moved the mouse by (dx, dy) (screen pixels, +y down) with `buttons` held, in PS/2
+   * order (bit 0 left, 1 right, 2 middle: the same bits as DOM's `MouseEvent.buttons`). Queues one packet per at most 255 counts of motion
+   * (IBM PS/2 TR "Pointing Device", data report: byte 0 = Y overflow, X overflow, Y sign, X sign,
+   * 1, middle, right, left; bytes 1-2 = X and Y movement, 9-bit two's complement, +Y up).
+   * Dropped, as by a real mouse, while reporting is disabled or in remote mode. Returns whether
+   * the guest gets it.
+   */
+  motion(dx: number, dy: number, buttons: number): boolean {
+    if (!this.reporting || this.remoteMode) return false;
+    let x = clampMotion(dx);
+    let y = clampMotion(-dy);
+    do {
+      const px = Math.max(-255, Math.min(255, x));
+      const py = Math.max(-255, Math.min(255, y));
+      x -= px;
+      y -= py;
+      this.reply(0x08 | (buttons & 0x07) | (px < 0 ? 0x10 : 0) | (py < 0 ? 0x20 : 0));
+      this.reply(px & 0xff);
+      this.reply(py & 0xff);
+    } while (x !== 0 || y !== 0);
+    return true;
   }
 
   reset(): void {
@@ -124,4 +148,12 @@ export class Ps2Mouse implements Ps2Device {
         this.reply(PS2_RESEND);
     }
   }
+}
+
+/** A single host event moves at most this far (a pointer warp must not flood the queue). */
+const MAX_MOTION = 4096;
+
+function clampMotion(v: number): number {
+  if (!Number.isFinite(v)) return 0;
+  return Math.max(-MAX_MOTION, Math.min(MAX_MOTION, Math.trunc(v)));
 }

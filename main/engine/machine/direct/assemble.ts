@@ -109,6 +109,7 @@ export function assembleDirectMachine(
     serial: devices.serial,
     acpiPm: devices.acpiPm,
     keyboard: devices.i8042,
+    mouse: devices.i8042,
     ramBytes: boot.plan.memoryBytes,
   };
 }

@@ -292,6 +292,7 @@ export function assemblePcMachine(
     ramBytes: pc.memoryBytes,
     flushLogs: () => debug.flush(),
     keyboard: i8042,
+    mouse: i8042,
     vga,
     i8042,
     pci,

@@ -1,0 +1,252 @@
+/**
+ * The console's screen stream without KVM: a real StdVga in a Bochs VBE mode, the real VGA
+ * renderer, the DisplayHub (main/engine/host/display-stream.ts), the VM host's control socket in
+ * display mode and browser mode's WebSocket relay (main/serve/display-relay.ts). The guest's
+ * framebuffer writes are made the way the guest makes them through the LFB: into VRAM.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { StdVga } from '../../../main/engine/devices/vga/index.js';
+import { VgaRenderer } from '../../../main/engine/display/vga-renderer.js';
+import {
+  decodeUpdate,
+  DisplayHub,
+  type DisplayViewer,
+} from '../../../main/engine/host/display-stream.js';
+import { serveControlSocket } from '../../../main/engine/host/control-socket.js';
+import { relayDisplay } from '../../../main/serve/display-relay.js';
+
+const W = 1024;
+const H = 768;
+
+function vbeVga(): StdVga {
+  const vga = new StdVga({ romPath: null, vramWritesTracked: false });
+  const dispi = (index: number, value: number): void => {
+    vga.dispiPorts.write(0, Uint8Array.of(index & 0xff, index >> 8));
+    vga.dispiPorts.write(1, Uint8Array.of(value & 0xff, value >> 8));
+  };
+  dispi(4, 0);
+  dispi(1, W);
+  dispi(2, H);
+  dispi(3, 32);
+  dispi(4, 0x41);
+  return vga;
+}
+
+/** The guest paints a w x h block of 0x00RRGGBB at (x, y) through the LFB. */
+function paint(vga: StdVga, x: number, y: number, w: number, h: number, rgb: number): void {
+  const words = new Uint32Array(vga.vram.bytes.buffer, vga.vram.bytes.byteOffset, W * H);
+  for (let row = y; row < y + h; row++) words.fill(rgb, row * W + x, row * W + x + w);
+}
+
+function collector(): DisplayViewer & { updates: Uint8Array[] } {
+  const updates: Uint8Array[] = [];
+  return { updates, send: (u) => void updates.push(u) };
+}
+
+const body = (u: Uint8Array) => decodeUpdate(u.subarray(4));
+
+let cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+describe('DisplayHub', () => {
+  it('sends a new viewer the whole screen in RGBA, then only what changed', () => {
+    const vga = vbeVga();
+    paint(vga, 0, 0, W, H, 0x00336699);
+    const renderer = new VgaRenderer(vga);
+    const hub = new DisplayHub(() => renderer);
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    hub.attach(a);
+    hub.request(a);
+    expect(a.updates).toHaveLength(1);
+    const first = body(a.updates[0]!);
+    expect(first).toMatchObject({ width: W, height: H, mode: 2, sequence: 1 });
+    expect(first.rects).toHaveLength(1);
+    expect(first.rects[0]).toMatchObject({ x: 0, y: 0, w: W, h: H });
+    // 0x336699 is R 0x33, G 0x66, B 0x99: RGBA bytes 33 66 99 ff.
+    expect([...first.rects[0]!.rgba.subarray(0, 4)]).toEqual([0x33, 0x66, 0x99, 0xff]);
+
+    // Nothing changed: the request waits (no update) until something does.
+    hub.request(a);
+    expect(a.updates).toHaveLength(1);
+    paint(vga, 100, 200, 10, 10, 0x00ff0000);
+    hub.request(a); // a second request while waiting is the same request
+    const second = body(a.updates[1]!);
+    expect(second.sequence).toBe(2);
+    const area = second.rects.reduce((s, r) => s + r.w * r.h, 0);
+    // The renderer reports changes in 64x16 tiles at most: the 10x10 block, not the screen.
+    expect(area).toBeGreaterThanOrEqual(100);
+    expect(area).toBeLessThanOrEqual(2 * 64 * 16);
+    const hit = second.rects.find((r) => r.x <= 100 && r.y <= 200 && r.x + r.w >= 110)!;
+    const o = ((200 - hit.y) * hit.w + (100 - hit.x)) * 4;
+    expect([...hit.rgba.subarray(o, o + 4)]).toEqual([0xff, 0, 0, 0xff]);
+  });
+
+  it('keeps every viewer’s changes: a screenshot or another viewer does not take them', () => {
+    const vga = vbeVga();
+    const renderer = new VgaRenderer(vga);
+    const hub = new DisplayHub(() => renderer);
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    const b = collector();
+    hub.attach(a);
+    hub.attach(b);
+    hub.request(a);
+    hub.request(b);
+    paint(vga, 0, 0, 8, 8, 0x0000ff00);
+    hub.frame(); // a screenshot in between
+    paint(vga, 500, 500, 8, 8, 0x000000ff);
+    hub.request(a);
+    hub.request(b);
+    for (const v of [a, b]) {
+      const u = body(v.updates.at(-1)!);
+      const covers = (x: number, y: number) =>
+        u.rects.some((r) => r.x <= x && r.y <= y && r.x + r.w > x && r.y + r.h > y);
+      expect(covers(0, 0) && covers(500, 500)).toBe(true);
+    }
+  });
+
+  it('refuses malformed updates when decoding', () => {
+    const vga = vbeVga();
+    const hub = new DisplayHub(() => new VgaRenderer(vga));
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    hub.attach(a);
+    hub.request(a);
+    const good = a.updates[0]!.subarray(4);
+    expect(() => decodeUpdate(good.subarray(0, 30))).toThrow(/truncated/);
+    const offscreen = Uint8Array.from(good.subarray(0, 12 + 8));
+    new DataView(offscreen.buffer).setUint16(12, W, true); // x = width
+    expect(() => decodeUpdate(offscreen)).toThrow(/off screen/);
+  });
+});
+
+describe('display stream over the control socket and the browser relay', () => {
+  async function start() {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vireo-display-'));
+    const vga = vbeVga();
+    paint(vga, 0, 0, W, H, 0x00102030);
+    const renderer = new VgaRenderer(vga);
+    const hub = new DisplayHub(() => renderer);
+    const keys: [string, boolean][] = [];
+    const socketPath = path.join(dir, 'vm.sock');
+    const close = await serveControlSocket(socketPath, {
+      screenshot: () => null,
+      sendKeys: () => Promise.resolve(),
+      changeMedium: () => {},
+      openDisplay: (send) => {
+        const viewer = { send };
+        const detach = hub.attach(viewer);
+        return {
+          input: (m) => {
+            if (m.t === 'next') hub.request(viewer);
+            else if (m.t === 'key') keys.push([m.code, m.down]);
+          },
+          close: detach,
+        };
+      },
+    });
+    cleanups.push(() => {
+      close();
+      hub.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return { socketPath, keys, hub, vga };
+  }
+
+  it('streams updates to a WebSocket and takes keys back; hostile messages close only that viewer', async () => {
+    const { socketPath, keys, hub } = await start();
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http, maxPayload: 4096 });
+    wss.on('connection', (ws) => relayDisplay(ws, socketPath));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const c of wss.clients) c.terminate();
+          wss.close();
+          http.close(() => r());
+        }),
+    );
+    const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+
+    const ws = new WebSocket(url);
+    const messages: (string | Buffer)[] = [];
+    const arrived = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setInterval(() => {
+          if (messages.length >= n) {
+            clearInterval(t);
+            resolve();
+          }
+        }, 5);
+        setTimeout(() => {
+          clearInterval(t);
+          reject(new Error(`only ${messages.length} messages`));
+        }, 5000);
+      });
+    ws.on('message', (data: Buffer, isBinary) =>
+      messages.push(isBinary ? data : data.toString('utf8')),
+    );
+    await new Promise((r) => ws.once('open', r));
+    await arrived(1);
+    expect(JSON.parse(messages[0] as string)).toEqual({ ok: true });
+    ws.send(JSON.stringify({ t: 'next' }));
+    await arrived(2);
+    const update = decodeUpdate(messages[1] as Buffer);
+    expect(update).toMatchObject({ width: W, height: H });
+    expect([...update.rects[0]!.rgba.subarray(0, 4)]).toEqual([0x10, 0x20, 0x30, 0xff]);
+    ws.send(JSON.stringify({ t: 'key', code: 'KeyA', down: true }));
+    ws.send(JSON.stringify({ t: 'key', code: 'KeyA', down: false }));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(keys).toEqual([
+      ['KeyA', true],
+      ['KeyA', false],
+    ]);
+    expect(hub.viewerCount).toBe(1);
+
+    // A hostile message: the relay closes this console (policy violation) and tells the host.
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    ws.send(JSON.stringify({ t: 'key', code: 'KeyA'.repeat(50), down: true }));
+    expect(await closed).toBe(1008);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(hub.viewerCount).toBe(0);
+
+    // A second viewer is served as before.
+    const again = new WebSocket(url);
+    const hello = await new Promise<string>((r) =>
+      again.once('message', (d: Buffer) => r(d.toString())),
+    );
+    expect(JSON.parse(hello)).toEqual({ ok: true });
+    again.close();
+  });
+
+  it('cuts off a raw control-socket viewer that sends nonsense, and keeps serving', async () => {
+    const { socketPath, hub } = await start();
+    const exchange = (lines: string[]) =>
+      new Promise<string>((resolve) => {
+        const s = net.createConnection(socketPath);
+        let got = '';
+        s.on('connect', () => s.write(lines.join('')));
+        s.on('data', (b) => (got += b.toString('latin1')));
+        s.on('close', () => resolve(got));
+        setTimeout(() => s.end(), 500);
+      });
+    const got = await exchange(['{"command":"display"}\n', '{"t":"format-disk"}\n']);
+    expect(got.startsWith('{"ok":true}\n')).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(hub.viewerCount).toBe(0);
+    const again = await exchange(['{"command":"display"}\n']);
+    expect(again.startsWith('{"ok":true}\n')).toBe(true);
+  });
+});
