@@ -13,7 +13,7 @@
  *
  * Runtime: Electron preload (sandboxed).
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { IPC_CHANNEL_CALL, IPC_CHANNEL_EVENT } from './channels.js';
 import type { CallName, CallResult, EventName, VireoBridge } from './contract.js';
 
@@ -54,3 +54,13 @@ const vireo: VireoBridge = {
 };
 
 contextBridge.exposeInMainWorld('vireo', vireo);
+
+/**
+ * The path of a file dropped on the window (an ISO for the wizard or a VM's optical drive):
+ * since Electron 32 `File.path` is gone and `webUtils.getPathForFile` is the way. The path is
+ * only a string to main, which checks it like any other (`iso.inspect`, `vm.update`).
+ */
+contextBridge.exposeInMainWorld('vireoFiles', {
+  pathForFile: (file: Parameters<typeof webUtils.getPathForFile>[0]): string =>
+    webUtils.getPathForFile(file),
+});

@@ -11,7 +11,8 @@
  *   response; no directory listings; unknown extensionless routes get index.html;
  * - `/ws` carries the bridge (main/ipc/wire-endpoint.ts): JSON `WireCall`s in, results and
  *   pushed events out, text frames of at most 1 MiB;
- * - `/display?vm=ID` carries one console's screen and input (main/serve/display-relay.ts).
+ * - `/display?vm=ID` carries one console's screen and input (main/serve/display-relay.ts);
+ * - `POST /media?name=F.iso` stores an ISO dropped on the page (main/serve/media-upload.ts).
  *
  * Runtime: Node.
  */
@@ -39,6 +40,7 @@ import {
 } from './access.js';
 import { openStaticRoot, type StaticRoot } from './static-files.js';
 import { relayDisplay } from './display-relay.js';
+import { receiveMedia, UploadRefused } from './media-upload.js';
 
 export interface ServeOptions {
   control: ControlPlane;
@@ -168,6 +170,31 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
   };
 
+  /** An ISO dropped on the page (./media-upload.ts); JSON answers, `{path}` or `{error}`. */
+  const uploadMedia = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+  ): Promise<void> => {
+    const answer = (status: number, body: object): void => {
+      securityHeaders(res, req);
+      res.writeHead(status, { 'Content-Type': 'application/json', Connection: 'close' });
+      res.end(JSON.stringify(body));
+    };
+    // Only the page itself may upload (a cross-site form post carries another Origin, or none).
+    if (req.headers.origin !== `http://${(req.headers.host ?? '').toLowerCase()}`)
+      return answer(403, { error: 'Uploads are accepted from the Vireo page only.' });
+    try {
+      const saved = await receiveMedia(req, control.library.root, url.searchParams.get('name'));
+      answer(201, { path: saved });
+    } catch (e) {
+      // Refused before or while reading: the rest of the body is not wanted.
+      if (e instanceof UploadRefused) answer(e.status, { error: e.message });
+      else answer(500, { error: `Cannot store the upload: ${(e as Error).message}` });
+      req.resume();
+    }
+  };
+
   const serveRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!hostAllowed(req))
       return refuse(
@@ -186,6 +213,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         403,
         'Forbidden: open the URL with the token that `vireo serve` printed.',
       );
+    if (req.method === 'POST' && url.pathname === '/media') return uploadMedia(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return refuse(req, res, 405, 'Method not allowed: this server only serves files.');

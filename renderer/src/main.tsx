@@ -1,13 +1,24 @@
-import { StrictMode } from 'react';
+import { lazy, StrictMode, Suspense } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app/App';
-import { ConsoleWindow } from './features/console/ConsoleWindow';
 import { consoleVmId } from './features/console/console-route';
 import './app/styles.css';
 
-// One bundle, two windows: the main window, or a VM's console (`#console=<id>`).
+// One bundle, two windows: the main window, or a VM's console (`#console=<id>`), loaded apart so
+// the main window does not wait for it.
+const ConsoleWindow = lazy(() =>
+  import('./features/console/ConsoleWindow').then((m) => ({ default: m.ConsoleWindow })),
+);
 const consoleFor = consoleVmId(location.hash);
 
 createRoot(document.getElementById('root')!).render(
-  <StrictMode>{consoleFor ? <ConsoleWindow vmId={consoleFor} /> : <App />}</StrictMode>,
+  <StrictMode>
+    {consoleFor ? (
+      <Suspense fallback={null}>
+        <ConsoleWindow vmId={consoleFor} />
+      </Suspense>
+    ) : (
+      <App />
+    )}
+  </StrictMode>,
 );

@@ -10,6 +10,8 @@
  *   on tty1 (its output is copied to COM1, where the test reads it);
  * - the console's optical drive menu puts another ISO in the drive, and the guest reads the new
  *   disc's volume ID;
+ * - the main window's Performance tab shows non-zero CPU and a rising uptime, and its Serial
+ *   console tab the guest's COM1 output;
  * - Shut down (ACPI) powers the guest off and the console says so.
  *
  * Screenshots are kept in test-results/screenshots/ (console-*.png).
@@ -135,6 +137,29 @@ describe('console window (real KVM, Chromium)', () => {
       serial().includes('vireo-cdlabel: VIREO_SECOND'),
     );
     expect(cli('showvminfo', 'Live')).toContain('second.iso');
+
+    // The main window's Performance tab: live figures and charts from the VM host's samples.
+    await main.getByTestId('tab-performance').click();
+    await main.getByTestId('figure-uptime').waitFor();
+    const seconds = async (): Promise<number> => {
+      const text = await main.getByTestId('figure-uptime').innerText();
+      const m = /(?:(\d+) h )?(?:(\d+) min )?(\d+) s/.exec(text);
+      if (!m) throw new Error(`uptime "${text}"`);
+      return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3]);
+    };
+    const before = await seconds();
+    await until('uptime rising', async () => (await seconds()) >= before + 2, 30_000);
+    const cpu = parseFloat(await main.getByTestId('figure-cpu').innerText());
+    console.log(`console: performance tab: uptime ${await seconds()} s, CPU ${cpu} %`);
+    expect(cpu).toBeGreaterThan(0);
+    await main.getByTestId('chart-cpu').locator('.recharts-line').first().waitFor();
+    await shot(main, 'console-4-performance');
+    // The Serial console tab: the scrollback the VM host kept, in xterm.js.
+    await main.getByTestId('tab-serial').click();
+    await until('the serial tab showing the guest output', async () =>
+      (await main.getByTestId('serial-terminal').innerText()).includes('vireo-ready'),
+    );
+    await shot(main, 'console-5-serial');
 
     await page.getByTestId('console-shutdown').click();
     await until('the power button seen by the guest', () =>

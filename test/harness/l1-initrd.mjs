@@ -25,6 +25,7 @@ export const L1_MODULES = [
   'net/9p/9pnet_virtio',
   'fs/9p/9p',
   'fs/overlayfs/overlay',
+  'drivers/net/dummy',
 ];
 
 /**
@@ -47,6 +48,11 @@ say l1-init "$(cut -d' ' -f1 /proc/uptime)"
 for m in ${L1_MODULES.map((m) => path.basename(m)).join(' ')}; do
   insmod /mods/$m.ko || say note "insmod $m failed"
 done
+# Loopback up, and one dummy interface with an address: Chromium (the end-to-end tests) treats
+# a machine with only loopback as offline and refuses even http://127.0.0.1 (ERR_INTERNET_DISCONNECTED).
+ip link set lo up
+ip link add dummy0 type dummy 2>/dev/null
+ip link set dummy0 up && ip addr add 10.254.0.1/24 dev dummy0 || say note "no dummy network interface"
 # The host's root, read-only over 9p, under a tmpfs overlay: COMMAND may write anywhere (caches,
 # node_modules/.vite-temp, HOME) but only the results export reaches the host.
 mkdir -p /lower /rw /host /out

@@ -10,6 +10,12 @@ import { DeleteDialog } from '../features/delete/DeleteDialog';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
 import { VmList } from '../features/vm-list/VmList';
 import { openConsole } from '../features/console/console-route';
+import {
+  dragHasFiles,
+  droppedIso,
+  isoPathFor,
+  type UploadProgress,
+} from '../features/drop/iso-drop';
 
 // The wizard is the one screen that needs the contract's zod schemas at run time (name rules):
 // loading it on first use keeps zod out of the bundle the main window waits for.
@@ -52,6 +58,9 @@ export function App() {
   const { vms, loaded, selectedId, error, load, showError, dismissError, host } = useLibrary();
   const connected = useConnection((s) => s.connected);
   const [dialog, setDialog] = useState<Dialog>(null);
+  const [wizardIso, setWizardIso] = useState<string | null>(null);
+  const [dragging, setDragging] = useState(false);
+  const [upload, setUpload] = useState<UploadProgress | null>(null);
   useEffect(() => {
     void load();
   }, [load]);
@@ -69,8 +78,68 @@ export function App() {
     act('vm.start');
   };
 
+  /**
+   * Drag and drop of an ISO: on a VM in the list it goes into that VM's optical drive (a live
+   * medium change if it runs); anywhere else it opens the New VM wizard with it chosen.
+   */
+  const onDrop = (e: React.DragEvent<HTMLDivElement>) => {
+    if (!dragHasFiles(e)) return;
+    e.preventDefault();
+    setDragging(false);
+    const row = (e.target as Element).closest('[data-vm-id]');
+    const target = row ? vms.find((v) => v.id === row.getAttribute('data-vm-id')) : undefined;
+    let file: File;
+    try {
+      file = droppedIso(e.dataTransfer.files);
+    } catch (err) {
+      return showError(err);
+    }
+    if (target && !target.accessible)
+      return showError(new Error(`${target.name} is inaccessible.`));
+    isoPathFor(file, setUpload)
+      .then(async (iso) => {
+        setUpload(null);
+        if (target) {
+          useLibrary.getState().select(target.id);
+          await call('vm.update', { id: target.id, changes: { iso } });
+        } else {
+          setWizardIso(iso);
+          setDialog('new');
+        }
+      })
+      .catch((err: unknown) => {
+        setUpload(null);
+        showError(err);
+      });
+  };
+
   return (
-    <div className="app">
+    <div
+      className="app"
+      onDragOver={(e) => {
+        if (!dragHasFiles(e)) return;
+        e.preventDefault();
+        e.dataTransfer.dropEffect = 'copy';
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={onDrop}
+    >
+      {dragging && (
+        <div className="drop-hint" data-testid="drop-hint">
+          Drop an ISO image: on a VM to put it in its optical drive, anywhere else to create a VM
+          from it.
+        </div>
+      )}
+      {upload && (
+        <div className="upload-progress" role="status" data-testid="upload-progress">
+          Copying {upload.name} to the library…
+          <progress value={upload.sent} max={upload.total || 1} />
+          {upload.total > 0 ? ` ${Math.floor((100 * upload.sent) / upload.total)} %` : ''}
+        </div>
+      )}
       <header className="toolbar" role="toolbar">
         <div className="brand">
           <img src={appIcon} width={26} height={26} alt="" />
@@ -172,7 +241,13 @@ export function App() {
       </main>
       {dialog === 'new' && (
         <Suspense fallback={<div className="modal-backdrop" />}>
-          <NewVmWizard onClose={() => setDialog(null)} />
+          <NewVmWizard
+            initialIso={wizardIso}
+            onClose={() => {
+              setDialog(null);
+              setWizardIso(null);
+            }}
+          />
         </Suspense>
       )}
       {dialog === 'settings' && vm?.accessible && (

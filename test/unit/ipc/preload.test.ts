@@ -43,6 +43,7 @@ function load() {
     contextBridge: {
       exposeInMainWorld: (key: string, api: unknown) => (exposed[key] = api),
     },
+    webUtils: { getPathForFile: (file: { name: string }) => `/dropped/${file.name}` },
     ipcRenderer: {
       on: (channel: string, handler: Handler) => handlers.set(channel, handler),
       invoke: (...args: unknown[]) => {
@@ -80,10 +81,13 @@ describe('the preload', () => {
     expect([...bundle.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['electron']);
   });
 
-  it('exposes only window.vireo with call and on', () => {
+  it('exposes only window.vireo with call and on, and window.vireoFiles with pathForFile', () => {
     const { exposed, required } = load();
-    expect(Object.keys(exposed)).toEqual(['vireo']);
+    expect(Object.keys(exposed)).toEqual(['vireo', 'vireoFiles']);
     expect(Object.keys(exposed.vireo as object).sort()).toEqual(['call', 'on']);
+    const files = exposed.vireoFiles as { pathForFile(f: { name: string }): string };
+    expect(Object.keys(files)).toEqual(['pathForFile']);
+    expect(files.pathForFile({ name: 'debian.iso' })).toBe('/dropped/debian.iso');
     expect(required).toEqual(['electron']);
   });
 

@@ -3,7 +3,17 @@
  * temporary library (VIREO_HOME-style temp folder), over real HTTP and WebSocket connections.
  * The renderer folder is a tiny real one made here (the real bundle may not be built).
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -445,5 +455,99 @@ describe('browser mode WebSocket', () => {
     } finally {
       origin = saved;
     }
+  });
+});
+
+/** A POST with a body, as the page's XMLHttpRequest sends an ISO dropped on it. */
+function post(
+  pathAndQuery: string,
+  body: Buffer,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const url = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: pathAndQuery,
+        method: 'POST',
+        headers: { 'Content-Length': String(body.length), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }),
+        );
+      },
+    );
+    // The server may answer (and close) before taking the body: that is a refusal, not an error.
+    req.on('error', (e) =>
+      String(e).includes('EPIPE') || String(e).includes('ECONNRESET') ? undefined : reject(e),
+    );
+    req.end(body);
+  });
+}
+
+describe('browser mode media upload (an ISO dropped on the page)', () => {
+  const media = () => path.join(base, 'library', 'Media');
+  const leftovers = () => readdirSync(media()).filter((n) => n.endsWith('.tmp'));
+  // A real ISO 9660 image, made by xorriso.
+  const isoBytes = (() => {
+    const tree = mkdtempSync(path.join(os.tmpdir(), 'vireo-upload-'));
+    writeFileSync(path.join(tree, 'hello.txt'), 'hello\n');
+    const out = path.join(tree, '..', `${path.basename(tree)}.iso`);
+    execFileSync('xorriso', ['-as', 'mkisofs', '-V', 'UPLOADED', '-o', out, tree], {
+      stdio: 'ignore',
+    });
+    const bytes = readFileSync(out);
+    rmSync(tree, { recursive: true, force: true });
+    rmSync(out, { force: true });
+    return bytes;
+  })();
+
+  it('stores a real ISO in the library media folder, never replacing a file', async () => {
+    const headers = { Origin: origin };
+    const first = await post(`/media?name=disc.iso&token=${server.token}`, isoBytes, headers);
+    expect(first.status, first.body).toBe(201);
+    const saved = (JSON.parse(first.body) as { path: string }).path;
+    expect(saved).toBe(path.join(media(), 'disc.iso'));
+    expect(readFileSync(saved).equals(isoBytes)).toBe(true);
+    const second = await post(`/media?name=disc.iso&token=${server.token}`, isoBytes, headers);
+    expect((JSON.parse(second.body) as { path: string }).path).toBe(
+      path.join(media(), 'disc (2).iso'),
+    );
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('refuses what is not an ISO, a foreign origin, hostile names and oversized uploads', async () => {
+    const t = `token=${server.token}`;
+    const own = { Origin: origin };
+    const notIso = Buffer.alloc(64 * 1024, 0x41);
+    const refused = await post(`/media?name=fake.iso&${t}`, notIso, own);
+    expect(refused.status).toBe(415);
+    expect(refused.body).toMatch(/not an ISO 9660 image/);
+    expect(existsSync(path.join(media(), 'fake.iso'))).toBe(false);
+    // A page elsewhere (CSRF) or no Origin at all.
+    expect(
+      (await post(`/media?name=x.iso&${t}`, isoBytes, { Origin: 'http://evil.example' })).status,
+    ).toBe(403);
+    expect((await post(`/media?name=x.iso&${t}`, isoBytes)).status).toBe(403);
+    // No token: refused before anything else.
+    expect((await post('/media?name=x.iso', isoBytes, own)).status).toBe(403);
+    for (const name of ['../escape.iso', 'a/b.iso', '.hidden.iso', 'notes.txt', '']) {
+      const res = await post(`/media?name=${encodeURIComponent(name)}&${t}`, isoBytes, own);
+      expect([400, 415], name).toContain(res.status);
+    }
+    expect(existsSync(path.join(base, 'library', 'escape.iso'))).toBe(false);
+    // Claims 100 GiB: refused from the header, with the reason.
+    const huge = await post(`/media?name=huge.iso&${t}`, Buffer.alloc(0), {
+      ...own,
+      'Content-Length': String(100 * 1024 ** 3),
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.body).toMatch(/largest ISO this server takes/);
+    expect(leftovers()).toEqual([]);
   });
 });

@@ -19,6 +19,7 @@ import {
   type DisplayStats,
 } from './display-client';
 import { SPECIAL_KEYS } from './special-keys';
+import { dragHasFiles, droppedIso, isoPathFor } from '../drop/iso-drop';
 
 /** VirtualBox's default host key. */
 export const HOST_KEY = 'ControlRight';
@@ -167,7 +168,34 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
       : { maxWidth: '100%', maxHeight: '100%', width: 'auto', height: 'auto' };
 
   return (
-    <div className="console-window" data-testid="console-window">
+    <div
+      className="console-window"
+      data-testid="console-window"
+      onDragOver={(e) => {
+        if (!dragHasFiles(e)) return;
+        e.preventDefault();
+        e.dataTransfer.dropEffect = 'copy';
+      }}
+      onDrop={(e) => {
+        // An ISO dropped on the console goes into this VM's optical drive, live.
+        if (!dragHasFiles(e)) return;
+        e.preventDefault();
+        try {
+          const file = droppedIso(e.dataTransfer.files);
+          setStatus(`Copying ${file.name}…`);
+          isoPathFor(file, (p) =>
+            setStatus(`Copying ${p.name}: ${Math.floor((100 * p.sent) / (p.total || 1))} %`),
+          )
+            .then((path) => {
+              setStatus('Connected');
+              setIso(path);
+            })
+            .catch((err: Error) => setError(err.message));
+        } catch (err) {
+          setError((err as Error).message);
+        }
+      }}
+    >
       <div className="console-toolbar" role="toolbar" aria-label="VM">
         <strong className="console-title">{name}</strong>
         <span className={`state-dot state-${vm?.state ?? 'powered-off'}`} />

@@ -1,7 +1,17 @@
 /** The details pane: the selected VM's settings grouped like VirtualBox's, live from events. */
+import { lazy, Suspense, useState } from 'react';
 import type { VmSummary } from '../../../../preload/contract';
 import { useLibrary } from '../../stores/library';
 import { STATE_LABELS } from '../vm-list/VmList';
+
+// Charts (recharts) and the terminal (xterm.js) are most of the renderer's weight: loaded when
+// their tab is first opened, so the main window's first paint does not wait for them.
+const PerformanceView = lazy(() =>
+  import('../performance/PerformanceView').then((m) => ({ default: m.PerformanceView })),
+);
+const SerialConsole = lazy(() =>
+  import('../serial/SerialConsole').then((m) => ({ default: m.SerialConsole })),
+);
 
 function Section({ title, rows }: { title: string; rows: [string, string][] }) {
   return (
@@ -19,7 +29,50 @@ function Section({ title, rows }: { title: string; rows: [string, string][] }) {
   );
 }
 
+type Tab = 'details' | 'performance' | 'serial';
+
+/** The details pane: settings, live performance charts, and the serial console, as tabs. */
 export function Details({ vm }: { vm: VmSummary }) {
+  const [tab, setTab] = useState<Tab>('details');
+  const running = vm.state === 'running' || vm.state === 'paused';
+  if (!vm.accessible) return <DetailsSettings vm={vm} />;
+  return (
+    <div className="details-tabs">
+      <div className="tabs" role="tablist">
+        {(
+          [
+            ['details', 'Details'],
+            ['performance', 'Performance'],
+            ['serial', 'Serial console'],
+          ] as const
+        ).map(([id, label]) => (
+          <button
+            key={id}
+            role="tab"
+            aria-selected={tab === id}
+            className={tab === id ? 'tab selected' : 'tab'}
+            onClick={() => setTab(id)}
+            data-testid={`tab-${id}`}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      {tab === 'details' && <DetailsSettings vm={vm} />}
+      <Suspense fallback={<div className="muted pad">Loading…</div>}>
+        {tab === 'performance' && <PerformanceView key={vm.id} vmId={vm.id} running={running} />}
+        {tab === 'serial' &&
+          (vm.config.serial.enabled ? (
+            <SerialConsole key={vm.id} vmId={vm.id} running={running} />
+          ) : (
+            <div className="muted pad">This VM has no serial port (Settings, Serial Port).</div>
+          ))}
+      </Suspense>
+    </div>
+  );
+}
+
+function DetailsSettings({ vm }: { vm: VmSummary }) {
   const catalog = useLibrary((s) => s.catalog);
   if (!vm.accessible) {
     return (

@@ -114,6 +114,7 @@ export function VmList({
             style={{ top: PAD + (first + k) * ROW_HEIGHT }}
             onClick={() => select(vm.id)}
             onDoubleClick={onOpenSettings}
+            data-vm-id={vm.id}
             data-testid={`vm-item-${nameOf(vm)}`}
           >
             <OsIcon family={vm.accessible ? vm.config.os.family : 'other'} />

@@ -3,7 +3,7 @@
  * Each step validates before Next; the server validates again on Finish (its errors come back
  * on the step they belong to).
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type {
   DiskAllocation,
   DiskFormat,
@@ -15,7 +15,14 @@ import { useLibrary } from '../../stores/library';
 import { FilePicker } from '../file-picker/FilePicker';
 import { memoryWarning, STEPS, stepForCreateError, validateStep } from './wizard-steps';
 
-export function NewVmWizard({ onClose }: { onClose: () => void }) {
+export function NewVmWizard({
+  onClose,
+  initialIso = null,
+}: {
+  onClose: () => void;
+  /** An ISO dropped on the window: chosen, and its OS detected, from the start. */
+  initialIso?: string | null;
+}) {
   const { catalog, host, select } = useLibrary();
   const [step, setStep] = useState(0);
   const [name, setName] = useState('');
@@ -28,7 +35,7 @@ export function NewVmWizard({ onClose }: { onClose: () => void }) {
   const [diskGiB, setDiskGiB] = useState((os?.defaults.diskMiB ?? 8192) / 1024);
   const [format, setFormat] = useState<DiskFormat>('qcow2');
   const [allocation, setAllocation] = useState<DiskAllocation>('thin');
-  const [iso, setIso] = useState('');
+  const [iso, setIso] = useState(initialIso ?? '');
   const [isoInfo, setIsoInfo] = useState<IsoInfo | null>(null);
   const [picking, setPicking] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -57,6 +64,25 @@ export function NewVmWizard({ onClose }: { onClose: () => void }) {
       setError((e as Error).message);
     }
   };
+
+  // A dropped ISO is inspected once, as if picked.
+  useEffect(() => {
+    if (!initialIso) return;
+    let alive = true;
+    call('iso.inspect', { path: initialIso })
+      .then((info) => {
+        if (!alive) return;
+        setIsoInfo(info);
+        if (info.detectedOs) chooseOs(info.detectedOs.id);
+        if (info.detectedOs && name === '') setName(info.detectedOs.label);
+      })
+      .catch((e: Error) => alive && setError(e.message));
+    return () => {
+      alive = false;
+    };
+    // Once per wizard: the dropped file does not change while it is open.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
 
   const validate = (): string | null =>
     validateStep(
