@@ -69,8 +69,14 @@ describe('console window (real KVM, Chromium)', () => {
     const until = async (what: string, probe: () => boolean | Promise<boolean>, ms = 300_000) => {
       const deadline = Date.now() + ms;
       while (!(await probe())) {
-        if (Date.now() > deadline)
-          throw new Error(`timed out waiting for ${what}\n${serial().slice(-3000)}`);
+        if (Date.now() > deadline) {
+          await shot(page, `console-timeout-${what.replace(/\W+/g, '-')}`).catch(() => {});
+          const hostLog = path.join(home, 'Live', 'Logs', 'vm-host.log');
+          const log = existsSync(hostLog) ? readFileSync(hostLog, 'utf8').slice(-3000) : '';
+          throw new Error(
+            `timed out waiting for ${what}\nserial:\n${serial().slice(-3000)}\nvm-host.log:\n${log}`,
+          );
+        }
         await new Promise((r) => setTimeout(r, 500));
       }
       console.log(`console: ${what}`);
@@ -91,7 +97,7 @@ describe('console window (real KVM, Chromium)', () => {
     const updates = async (): Promise<number> =>
       Number(await page.evaluate('window.__vireoConsole?.updates ?? 0').catch(() => 0));
     await until('the first screen update', async () => (await updates()) > 0, 120_000);
-    await until('vireo-ready on COM1', () => serial().includes('vireo-ready'));
+    await until('vireo-ready on COM1', () => serial().includes('vireo-ready'), 600_000);
     // The framebuffer console settles after the last boot message.
     await new Promise((r) => setTimeout(r, 3000));
     await shot(page, 'console-1-booted');
@@ -168,5 +174,5 @@ describe('console window (real KVM, Chromium)', () => {
     await page.getByTestId('console-off').waitFor({ timeout: 60_000 });
     await shot(page, 'console-3-powered-off');
     expect(await page.getByTestId('console-off').innerText()).toMatch(/powered off/i);
-  }, 900_000);
+  }, 1_200_000);
 });

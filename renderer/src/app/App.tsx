@@ -162,7 +162,7 @@ export function App() {
         />
         <ToolButton
           label="Show"
-          icon="🖵"
+          icon="▣"
           disabled={!hasScreen || !consoleAvailable || (state !== 'running' && state !== 'paused')}
           onClick={() => vm && openConsole(vm.id)}
           testId="tool-show"

@@ -16,6 +16,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BridgeFailure, type NewVmRequest } from '../../../preload/contract';
 import { Library } from '../../../main/control/library';
 import { RUN_FILE } from '../../../main/control/supervisor';
+import { serveControlSocket } from '../../../main/engine/host/control-socket';
+import { AtapiCdrom } from '../../../main/engine/devices/ide/atapi-cdrom';
 
 let root: string;
 let library: Library;
@@ -395,19 +397,43 @@ describe('boot settings', () => {
     expect(dup.message).toContain('appear once');
   });
 
-  it('may change the ISO of a running VM, but not its network adapter', async () => {
+  it('may change the ISO of a running VM, live through its control socket, but not its network adapter', async () => {
     const iso = path.join(root, 'x.iso');
-    writeFileSync(iso, '');
+    writeFileSync(iso, Buffer.alloc(4 * 2048));
     const vm = await library.create(request());
-    writeFileSync(
-      path.join(vm.folder, RUN_FILE),
-      JSON.stringify({ pid: process.pid, state: 'paused', startedAt: new Date().toISOString() }),
-    );
-    const live = await library.update(vm.id, { iso });
-    expect(live.accessible && live.config.optical.iso).toBe(iso);
-    const e = await failure(
-      library.update(vm.id, { network: { adapter: 'none', mac: '52:54:00:00:00:01' } }),
-    );
-    expect(e.message).toContain('network cannot change while it is paused');
+    // A running VM as the supervisor records it: this process stands in for its VM host and
+    // serves the real control socket with a real ATAPI drive behind it.
+    const drive = new AtapiCdrom();
+    const socket = path.join(root, 'vm.sock');
+    const closeSocket = await serveControlSocket(socket, {
+      screenshot: () => null,
+      sendKeys: () => Promise.resolve(),
+      changeMedium: (p) => (p === null ? drive.eject() : drive.insert(p)),
+    });
+    try {
+      const runFile = path.join(vm.folder, RUN_FILE);
+      const run = { pid: process.pid, state: 'paused', startedAt: new Date().toISOString() };
+      writeFileSync(runFile, JSON.stringify({ ...run, control: socket }));
+      const live = await library.update(vm.id, { iso });
+      expect(live.accessible && live.config.optical.iso).toBe(iso);
+      expect(drive.current?.path).toBe(iso);
+      // The drive refuses a file that is not a disc: the config keeps the old ISO.
+      const bad = path.join(root, 'tiny.iso');
+      writeFileSync(bad, 'x');
+      const refused = await failure(library.update(vm.id, { iso: bad }));
+      expect(refused.message).toMatch(/did not take the disc: .*not an ISO image/);
+      const after = await library.get(vm.id);
+      expect(after.accessible && after.config.optical.iso).toBe(iso);
+      // No reachable VM host: refused with what to do, nothing changed.
+      writeFileSync(runFile, JSON.stringify(run));
+      const unreachable = await failure(library.update(vm.id, { iso: null }));
+      expect(unreachable.message).toMatch(/cannot be reached/);
+      const e = await failure(
+        library.update(vm.id, { network: { adapter: 'none', mac: '52:54:00:00:00:01' } }),
+      );
+      expect(e.message).toContain('network cannot change while it is paused');
+    } finally {
+      closeSocket();
+    }
   });
 });

@@ -250,7 +250,7 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
           Screenshot
         </button>
         <span className="console-optical" title={iso ?? 'No disc'}>
-          💿 {iso ? iso.split('/').pop() : 'empty'}
+          Optical: {iso ? iso.split('/').pop() : 'empty'}
         </span>
         <button onClick={() => setPicking(true)} data-testid="console-choose-iso">
           Choose ISO…

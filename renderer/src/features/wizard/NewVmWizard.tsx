@@ -159,6 +159,18 @@ export function NewVmWizard({
                   data-testid="wizard-folder"
                 />
               </label>
+              {initialIso && (
+                <div className="iso-info" data-testid="wizard-dropped-iso">
+                  <div>
+                    ISO image: <strong>{initialIso.split('/').pop()}</strong>
+                  </div>
+                  <div>
+                    {isoInfo
+                      ? `Detected OS: ${isoInfo.detectedOs?.label ?? 'unknown — choose the type on the next page'}`
+                      : 'Reading the image…'}
+                  </div>
+                </div>
+              )}
             </>
           )}
           {step === 1 && (
