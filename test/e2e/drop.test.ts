@@ -73,8 +73,8 @@ describe('drag and drop of ISO images', () => {
     const dropped = page.getByTestId('wizard-dropped-iso');
     await dropped.getByText(/Detected OS: Debian/).waitFor();
     expect(await dropped.innerText()).toContain('debian-12.5.0-amd64-netinst.iso');
-    // The name is suggested from the detected OS, and the OS page has it chosen.
-    expect(await page.getByTestId('wizard-name').inputValue()).toMatch(/Debian/);
+    // The name is suggested from the file, as VirtualBox does, and the OS page has it chosen.
+    expect(await page.getByTestId('wizard-name').inputValue()).toBe('debian-12.5.0-amd64-netinst');
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByTestId('iso-info').waitFor();
     expect(await page.getByTestId('wizard-os').inputValue()).toMatch(/^debian/);

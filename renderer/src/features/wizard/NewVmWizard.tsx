@@ -74,7 +74,15 @@ export function NewVmWizard({
         if (!alive) return;
         setIsoInfo(info);
         if (info.detectedOs) chooseOs(info.detectedOs.id);
-        if (info.detectedOs && name === '') setName(info.detectedOs.label);
+        // VirtualBox names the VM after the ISO file; keep to characters every file system takes.
+        if (name === '')
+          setName(
+            (initialIso.split('/').pop() ?? '')
+              .replace(/\.iso$/i, '')
+              .replace(/[^\w .()+-]+/g, ' ')
+              .trim()
+              .slice(0, 64),
+          );
       })
       .catch((e: Error) => alive && setError(e.message));
     return () => {
