@@ -30,6 +30,10 @@ export function relayDisplay(ws: WebSocket, socketPath: string): void {
   const socket = net.createConnection(socketPath);
   let hello = true;
   let pending: Buffer = Buffer.alloc(0);
+  /** Chunks of an update still arriving, joined once it is whole (not once per chunk). */
+  let chunks: Buffer[] = [];
+  let chunkBytes = 0;
+  let needed = 0;
   const closeBoth = (code: number, reason: string): void => {
     socket.destroy();
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
@@ -37,7 +41,15 @@ export function relayDisplay(ws: WebSocket, socketPath: string): void {
 
   socket.on('connect', () => socket.write(`${JSON.stringify({ command: 'display' })}\n`));
   socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    // An 8 MB update arrives in ~128 chunks: concatenating on each would copy it ~64 times.
+    chunks.push(chunk);
+    chunkBytes += chunk.length;
+    if (chunkBytes < needed) return;
+    pending =
+      pending.length === 0 && chunks.length === 1 ? chunk : Buffer.concat([pending, ...chunks]);
+    chunks = [];
+    chunkBytes = 0;
+    needed = 0;
     if (hello) {
       const nl = pending.indexOf(0x0a);
       if (nl < 0) {
@@ -59,7 +71,10 @@ export function relayDisplay(ws: WebSocket, socketPath: string): void {
     while (pending.length >= 4) {
       const length = pending.readUInt32LE(0);
       if (length > MAX_UPDATE_BYTES) return closeBoth(CLOSE_SERVER_ERROR, 'oversized update');
-      if (pending.length < 4 + length) break;
+      if (pending.length < 4 + length) {
+        needed = 4 + length - pending.length;
+        break;
+      }
       ws.send(pending.subarray(4, 4 + length), { binary: true });
       pending = pending.subarray(4 + length);
     }
