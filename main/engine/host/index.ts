@@ -124,8 +124,11 @@ async function main(): Promise<void> {
         return {
           input: (m) => {
             if (m.t === 'next') running.display.request(viewer);
-            else if (m.t === 'key') running.keyEvent(m.code, m.down);
-            else running.mouseEvent(m.dx, m.dy, m.buttons);
+            else {
+              running.display.wake();
+              if (m.t === 'key') running.keyEvent(m.code, m.down);
+              else running.mouseEvent(m.dx, m.dy, m.buttons);
+            }
           },
           close: detach,
         };

@@ -166,6 +166,35 @@ describe('IDE hard disk', () => {
     });
   }
 
+  it('reports what the guest did as statistics for the charts, since the last sample', async () => {
+    const t = await setup('raw');
+    expect(t.disk.takeStats()).toMatchObject({ reads: 0, writes: 0, bytesRead: 0 });
+    // MULTIPLE is 16 sectors per block: 40 sectors written = 3 image writes (16 + 16 + 8).
+    writePort(t.cmd, 2, 16);
+    writePort(t.cmd, 7, 0xc6);
+    await t.notBusy();
+    t.lba28(0xc5, 10, 40);
+    await t.writeSectors(pattern(40, 3));
+    t.lba28(0xc4, 10, 40);
+    await t.readSectors(40);
+    writePort(t.cmd, 7, 0xe7);
+    await t.notBusy();
+    const s = t.disk.takeStats();
+    expect(s).toMatchObject({
+      reads: 3,
+      writes: 3,
+      bytesRead: 40 * 512,
+      bytesWritten: 40 * 512,
+      flushes: 1,
+      inFlight: 0,
+    });
+    expect(s.latenciesMs).toHaveLength(6);
+    for (const ms of s.latenciesMs) expect(ms).toBeGreaterThanOrEqual(0);
+    // The next sample starts from zero.
+    expect(t.disk.takeStats()).toMatchObject({ reads: 0, writes: 0, latenciesMs: [] });
+    await t.image.close();
+  });
+
   it('refuses addresses past the end, bad multiple sizes and ATAPI commands with the right error bits', async () => {
     const t = await setup('raw', 1);
     t.lba28(0x20, 2048, 1); // one past the last sector

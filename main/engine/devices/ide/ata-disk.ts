@@ -17,6 +17,7 @@
  *
  * Runtime: engine (device thread).
  */
+import type { BlockStats } from '../virtio-blk/index.js';
 import type { DiskImage } from '../../storage/index.js';
 
 export const ATA_SECTOR_SIZE = 512;
@@ -25,6 +26,8 @@ export const MAX_MULTIPLE = 16;
 const DEFAULT_HEADS = 16;
 const DEFAULT_SECTORS_PER_TRACK = 63;
 const LBA28_LIMIT = 0x0fff_ffff;
+/** Latency samples kept between two statistics samples (as virtio-blk keeps). */
+const LATENCY_SAMPLES = 4096;
 
 export class AtaDisk {
   readonly kind = 'ata' as const;
@@ -34,8 +37,12 @@ export class AtaDisk {
   heads = DEFAULT_HEADS;
   sectorsPerTrack = DEFAULT_SECTORS_PER_TRACK;
   readonly sectors: number;
-  /** Figures for the VM's statistics. */
+  /** Figures for the VM's statistics, counted since power-on. */
   readonly stats = { readOps: 0, writeOps: 0, readBytes: 0, writeBytes: 0, flushes: 0 };
+  /** Image operations under way (the drive is BSY meanwhile: at most one). */
+  inFlight = 0;
+  private taken = { ...this.stats };
+  private latencies: number[] = [];
 
   constructor(
     readonly image: DiskImage,
@@ -43,6 +50,29 @@ export class AtaDisk {
     readonly serial = 'VIREO-HD0001',
   ) {
     this.sectors = Math.floor(image.virtualSize / ATA_SECTOR_SIZE);
+  }
+
+  /** One image operation took `ms` (read, write or flush); a bounded sample is kept. */
+  recordLatency(ms: number): void {
+    if (this.latencies.length < LATENCY_SAMPLES) this.latencies.push(ms);
+    else this.latencies[Math.floor(Math.random() * LATENCY_SAMPLES)] = ms;
+  }
+
+  /** What happened since the last call, in the virtio-blk device's terms (host/stats.ts). */
+  takeStats(): BlockStats {
+    const now = { ...this.stats };
+    const s: BlockStats = {
+      reads: now.readOps - this.taken.readOps,
+      writes: now.writeOps - this.taken.writeOps,
+      bytesRead: now.readBytes - this.taken.readBytes,
+      bytesWritten: now.writeBytes - this.taken.writeBytes,
+      flushes: now.flushes - this.taken.flushes,
+      latenciesMs: this.latencies,
+      inFlight: this.inFlight,
+    };
+    this.taken = now;
+    this.latencies = [];
+    return s;
   }
 
   get cylinders(): number {

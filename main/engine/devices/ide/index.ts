@@ -477,13 +477,18 @@ export class IdeChannel {
     const generation = this.generation;
     let done = 0;
     const fail = (): void => {
+      disk.inFlight = Math.max(0, disk.inFlight - 1);
       if (generation === this.generation) this.complete(false, ERROR_UNC | ERROR_ABRT);
     };
     const nextRead = (): void => {
       const n = Math.min(blockSectors, count - done);
       const buffer = new Uint8Array(n * ATA_SECTOR_SIZE);
       this.status[i] = STATUS_BSY;
+      const started = performance.now();
+      disk.inFlight++;
       disk.image.read((lba + done) * ATA_SECTOR_SIZE, buffer).then(() => {
+        disk.inFlight--;
+        disk.recordLatency(performance.now() - started);
         if (generation !== this.generation) return;
         disk.stats.readOps++;
         disk.stats.readBytes += buffer.length;
@@ -502,9 +507,13 @@ export class IdeChannel {
         position: 0,
         after: (data) => {
           this.status[i] = STATUS_BSY;
+          const started = performance.now();
+          disk.inFlight++;
           disk.image
             .write((lba + done) * ATA_SECTOR_SIZE, data, { fua: !disk.writeCache })
             .then(() => {
+              disk.inFlight--;
+              disk.recordLatency(performance.now() - started);
               if (generation !== this.generation) return;
               disk.stats.writeOps++;
               disk.stats.writeBytes += data.length;

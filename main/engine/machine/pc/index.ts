@@ -113,6 +113,8 @@ export const PCI_SLOT_VGA = 2;
  * IDE function is 00:01.1, `drive@N` the channel, `disk@N` the position on it.
  */
 export const BOOT_PATH_CDROM = '/pci@i0cf8/*@1,1/drive@1/disk@0';
+/** Where each disk sits, in the order of {@link BOOT_PATH_DISKS}. */
+export const IDE_DISK_POSITIONS = ['primary master', 'primary slave', 'secondary slave'];
 export const BOOT_PATH_DISKS = [
   '/pci@i0cf8/*@1,1/drive@0/disk@0',
   '/pci@i0cf8/*@1,1/drive@0/disk@1',
@@ -298,5 +300,9 @@ export function assemblePcMachine(
     pci,
     cdrom,
     opticalDrive: cdrom,
+    disks: ataDisks.map((disk, n) => ({
+      name: `IDE ${IDE_DISK_POSITIONS[n]}`,
+      takeStats: () => disk.takeStats(),
+    })),
   };
 }
