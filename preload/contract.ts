@@ -103,6 +103,20 @@ export const IsoInfo = z.object({
 });
 export type IsoInfo = z.infer<typeof IsoInfo>;
 
+/** One disk image or ISO in the Virtual Media Manager (main/control/media.ts). */
+export const MediumInfo = z.object({
+  path: z.string(),
+  kind: z.enum(['disk', 'iso']),
+  /** qcow2, raw, iso; `unknown` when the file cannot be read. */
+  format: z.string(),
+  virtualSizeBytes: z.number().nonnegative(),
+  sizeOnDiskBytes: z.number().nonnegative(),
+  usedBy: z.array(z.object({ id: z.string(), name: z.string(), running: z.boolean() })),
+  /** Why the file cannot be read (missing, not an image), or null. */
+  error: z.string().nullable(),
+});
+export type MediumInfo = z.infer<typeof MediumInfo>;
+
 /** What the New VM wizard sends. Defaults come from the OS catalog; main re-checks host limits. */
 export const NewVmRequest = z.object({
   name: VmName,
@@ -138,6 +152,10 @@ export const VmChanges = z
     network: NetworkConfig,
     display: DisplayConfig,
     serial: z.object({ enabled: z.boolean() }),
+    /** Attach an existing disk image (the VM must be off): the Media Manager, `modifyvm --attach-disk`. */
+    attachDisk: z.object({ path: FilePath, bus: DiskBus }).strict(),
+    /** Detach a disk image (the file stays). */
+    detachDisk: z.object({ path: FilePath }).strict(),
   })
   .partial()
   .strict();
@@ -253,6 +271,32 @@ export const calls = {
     args: VmRef,
     result: z.object({ data: z.base64(), running: z.boolean() }),
   },
+  /** Every disk image and ISO the library knows, for the Virtual Media Manager. */
+  'media.list': { args: z.object({}).strict(), result: z.array(MediumInfo) },
+  /** A new disk image; a relative path goes into the library's media folder. */
+  'media.createDisk': {
+    args: z
+      .object({
+        path: FilePath,
+        sizeMiB: z.number().int().min(LIMITS.diskMiBMin).max(LIMITS.diskMiBMax),
+        format: DiskFormat,
+        allocation: DiskAllocation,
+      })
+      .strict(),
+    result: z.object({ path: z.string() }),
+  },
+  /** Grow a disk image (refused while a running VM uses it). */
+  'media.resize': {
+    args: z
+      .object({
+        path: FilePath,
+        sizeMiB: z.number().int().min(LIMITS.diskMiBMin).max(LIMITS.diskMiBMax),
+      })
+      .strict(),
+    result: z.object({}),
+  },
+  /** Delete a medium no VM uses (disk images; ISOs only from the media folder). */
+  'media.delete': { args: z.object({ path: FilePath }).strict(), result: z.object({}) },
   /** Types into the guest's serial port (COM1). */
   'vm.serialInput': {
     args: z.object({ id: z.string().min(1).max(256), data: SerialBytes }).strict(),

@@ -6,6 +6,7 @@
  *
  * Runtime: Node (no Electron: main/app binds it to IPC, main/serve to WebSocket).
  */
+import { createDisk, deleteMedium, listMedia, resizeDisk } from './media.js';
 import { watch, type FSWatcher } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -147,6 +148,16 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       }
     },
     'files.list': ({ path: folder, extensions }) => listFolder(folder, extensions),
+    'media.list': () => listMedia(library),
+    'media.createDisk': async (request) => ({ path: await createDisk(library, request) }),
+    'media.resize': async ({ path: file, sizeMiB }) => {
+      await resizeDisk(library, path.resolve(file), sizeMiB);
+      return {};
+    },
+    'media.delete': async ({ path: file }) => {
+      await deleteMedium(library, path.resolve(file));
+      return {};
+    },
     'vm.list': () => library.list(),
     'vm.get': ({ id }) => library.get(id),
     'vm.create': async (request) => changed(await library.create(request)),

@@ -12,16 +12,18 @@
  *
  * Runtime: Node.
  */
-import { createImage } from '../engine/storage/index.js';
+import { createImage, imageInfo } from '../engine/storage/index.js';
 import { promises as fs } from 'node:fs';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import {
   BridgeFailure,
+  LIMITS,
   VM_CONFIG_VERSION,
   VmConfig,
   type BootConfig,
+  type DiskConfig,
   type NewVmRequest,
   type VmChanges,
   type VmSummary,
@@ -330,7 +332,17 @@ export class Library {
     const vm = await this.accessible(id);
     const active = this.supervisor.isActive(vm.state);
     const needsOff = (
-      ['cpus', 'memoryMiB', 'boot', 'bootOrder', 'network', 'display', 'name'] as const
+      [
+        'cpus',
+        'memoryMiB',
+        'boot',
+        'bootOrder',
+        'network',
+        'display',
+        'name',
+        'attachDisk',
+        'detachDisk',
+      ] as const
     ).filter((k) => changes[k] !== undefined);
     if (active && needsOff.length > 0) {
       throw new BridgeFailure(
@@ -363,6 +375,14 @@ export class Library {
     if (changes.iso !== undefined) {
       if (changes.iso !== null) await mustBeFile(changes.iso, 'ISO image');
       next.optical = { iso: changes.iso === null ? null : path.resolve(changes.iso) };
+    }
+    if (changes.attachDisk !== undefined) await this.attachDisk(vm, next, changes.attachDisk);
+    if (changes.detachDisk !== undefined) {
+      const target = path.resolve(changes.detachDisk.path);
+      const kept = next.disks.filter((d) => path.resolve(vm.folder, d.path) !== target);
+      if (kept.length === next.disks.length)
+        throw new BridgeFailure('not-found', `${target} is not attached to "${next.name}".`);
+      next.disks = kept;
     }
     if (changes.network !== undefined) next.network = changes.network;
     if (changes.display !== undefined) next.display = changes.display;
@@ -399,6 +419,63 @@ export class Library {
       await writeFileAtomic(configPath, serialize(next));
     }
     return this.summarize(folder);
+  }
+
+  /**
+   * Attaches an existing disk image to `next` (VirtualBox's storageattach): it must be an image
+   * Vireo reads, not attached to this VM already, and not used by another VM (two VMs writing
+   * one image corrupt it).
+   */
+  private async attachDisk(
+    vm: Extract<VmSummary, { accessible: true }>,
+    next: VmConfig,
+    disk: { path: string; bus: DiskConfig['bus'] },
+  ): Promise<void> {
+    const file = path.resolve(disk.path);
+    if (next.disks.some((d) => path.resolve(vm.folder, d.path) === file))
+      throw new BridgeFailure('conflict', `${file} is already attached to "${next.name}".`);
+    for (const other of await this.list()) {
+      if (!other.accessible || other.id === vm.id) continue;
+      if (other.config.disks.some((d) => path.resolve(other.folder, d.path) === file))
+        throw new BridgeFailure(
+          'conflict',
+          `${file} is attached to "${other.config.name}": two VMs writing one image would corrupt it.`,
+        );
+    }
+    let info;
+    try {
+      info = await imageInfo(file);
+    } catch (e) {
+      throw new BridgeFailure(
+        'invalid-arguments',
+        `Cannot attach ${file}: ${(e as Error).message}`,
+      );
+    }
+    if (info.format !== 'qcow2' && info.format !== 'raw')
+      throw new BridgeFailure('invalid-arguments', `${file} is not a qcow2 or raw disk image.`);
+    if (info.virtualSize % 512 !== 0)
+      throw new BridgeFailure(
+        'invalid-arguments',
+        `${file} is ${info.virtualSize} bytes, not whole 512-byte sectors: it is not a disk image.`,
+      );
+    const sizeMiB = Math.ceil(info.virtualSize / (1024 * 1024));
+    if (sizeMiB < LIMITS.diskMiBMin || sizeMiB > LIMITS.diskMiBMax)
+      throw new BridgeFailure(
+        'invalid-arguments',
+        `${file} is ${sizeMiB} MiB; disks of ${LIMITS.diskMiBMin}-${LIMITS.diskMiBMax} MiB can be attached.`,
+      );
+    if (next.disks.length >= LIMITS.disksMax)
+      throw new BridgeFailure(
+        'invalid-state',
+        `"${next.name}" has ${LIMITS.disksMax} disks already.`,
+      );
+    next.disks.push({
+      path: file,
+      format: info.format,
+      sizeMiB,
+      allocation: info.actualSize >= info.virtualSize ? 'preallocated' : 'thin',
+      bus: disk.bus,
+    });
   }
 
   /**

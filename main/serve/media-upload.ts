@@ -18,12 +18,12 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
+import { MEDIA_FOLDER } from '../control/media.js';
 
 /** The biggest upload taken: larger than any install DVD (a Debian DVD is ~4 GiB). */
 export const MAX_UPLOAD_BYTES = 16 * 1024 ** 3;
 /** Free space left over after an upload, so the library's own writes still fit. */
 const FREE_SPACE_MARGIN = 512 * 1024 ** 2;
-export const MEDIA_FOLDER = 'Media';
 const ISO_PVD_OFFSET = 16 * 2048;
 
 export class UploadRefused extends Error {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BootDevice, type VmChanges } from '../../../preload/contract.js';
 import { findOs } from '../../control/os-catalog.js';
@@ -10,6 +11,7 @@ export const modifyvm: CliCommand = {
     'vireo modifyvm VM [--name NAME] [--ostype ID] [--memory MB] [--cpus N] [--cdrom ISO|none]',
     '                  [--boot DEV[,DEV...]] [--kernel FILE [--initrd FILE|none] [--append CMDLINE]]',
     '                  [--nic virtio-net|none] [--vram MB] [--serial on|off] [--description TEXT]',
+    '                  [--attach-disk IMAGE [--disk-bus virtio|ide]] [--detach-disk IMAGE]',
     '',
     '  VM           name or UUID',
     '  --boot       firmware boot order from cdrom, disk, network (e.g. --boot cdrom,disk);',
@@ -17,6 +19,8 @@ export const modifyvm: CliCommand = {
     '  --kernel     boot this Linux kernel directly (no firmware); --initrd and --append may',
     '               also change an existing direct-kernel boot on their own',
     '  --cdrom none empties the optical drive',
+    '  --attach-disk attaches an existing qcow2 or raw image (see `vireo createmedium`), on the',
+    '               virtio bus unless --disk-bus ide; --detach-disk leaves the file in place',
     'Everything but the ISO, the description and the serial port needs the VM powered off.',
   ].join('\n'),
   async run(argv, ctx) {
@@ -38,6 +42,9 @@ export const modifyvm: CliCommand = {
         vram: { type: 'string' },
         description: { type: 'string' },
         serial: { type: 'string' },
+        'attach-disk': { type: 'string' },
+        'disk-bus': { type: 'string' },
+        'detach-disk': { type: 'string' },
       },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one VM (name or UUID)');
@@ -54,6 +61,16 @@ export const modifyvm: CliCommand = {
     if (cpus !== undefined) changes.cpus = cpus;
     if (values.cdrom !== undefined) changes.iso = values.cdrom === 'none' ? null : values.cdrom;
     if (values.description !== undefined) changes.description = values.description;
+    if (values['disk-bus'] !== undefined && values['attach-disk'] === undefined)
+      throw new UsageError('--disk-bus goes with --attach-disk');
+    if (values['attach-disk'] !== undefined) {
+      const bus = values['disk-bus'] ?? 'virtio';
+      if (bus !== 'virtio' && bus !== 'ide')
+        throw new UsageError('--disk-bus must be virtio or ide');
+      changes.attachDisk = { path: path.resolve(values['attach-disk']), bus };
+    }
+    if (values['detach-disk'] !== undefined)
+      changes.detachDisk = { path: path.resolve(values['detach-disk']) };
     if (values.serial !== undefined) {
       if (values.serial !== 'on' && values.serial !== 'off')
         throw new UsageError('--serial must be on or off');

@@ -23,7 +23,11 @@ const NewVmWizard = lazy(() =>
   import('../features/wizard/NewVmWizard').then((m) => ({ default: m.NewVmWizard })),
 );
 
-type Dialog = 'new' | 'settings' | 'delete' | null;
+const MediaManager = lazy(() =>
+  import('../features/media/MediaManager').then((m) => ({ default: m.MediaManager })),
+);
+
+type Dialog = 'new' | 'settings' | 'delete' | 'media' | null;
 
 function ToolButton({
   label,
@@ -188,6 +192,7 @@ export function App() {
           onClick={() => setDialog('delete')}
           testId="tool-delete"
         />
+        <ToolButton label="Media" icon="⛁" onClick={() => setDialog('media')} testId="tool-media" />
         <div className="spacer" />
         {host && !host.hypervisor.available && (
           <div className="host-warning" title={host.hypervisor.reason ?? ''}>
@@ -254,6 +259,11 @@ export function App() {
         <SettingsDialog vm={vm} onClose={() => setDialog(null)} />
       )}
       {dialog === 'delete' && vm && <DeleteDialog vm={vm} onClose={() => setDialog(null)} />}
+      {dialog === 'media' && (
+        <Suspense fallback={<div className="modal-backdrop" />}>
+          <MediaManager onClose={() => setDialog(null)} />
+        </Suspense>
+      )}
     </div>
   );
 }

@@ -99,6 +99,26 @@ describe('disk image commands', () => {
     expect(json.usedBy).toEqual([]);
   });
 
+  it('attaches and detaches an image with modifyvm, and names its user', async () => {
+    const q = path.join(dir, 'attach.qcow2');
+    await vireo('createmedium', 'disk', '--filename', q, '--size', '64');
+    expect((await vireo('createvm', '--name', 'db')).code).toBe(0);
+    const attached = await vireo('modifyvm', 'db', '--attach-disk', q, '--disk-bus', 'ide');
+    expect(attached.code, attached.err).toBe(0);
+    expect((await vireo('showmediuminfo', q)).out).toMatch(/In use by VMs:\s+db/);
+    expect((await vireo('showvminfo', 'db')).out).toContain(q);
+    // A second VM may not write the same image.
+    expect((await vireo('createvm', '--name', 'db2')).code).toBe(0);
+    const shared = await vireo('modifyvm', 'db2', '--attach-disk', q);
+    expect(shared.code).toBe(1);
+    expect(shared.err).toMatch(/attached to "db"/);
+    const bus = await vireo('modifyvm', 'db', '--attach-disk', q, '--disk-bus', 'scsi');
+    expect(bus.code).toBe(2);
+    const detached = await vireo('modifyvm', 'db', '--detach-disk', q);
+    expect(detached.code, detached.err).toBe(0);
+    expect((await vireo('showmediuminfo', q)).out).toMatch(/In use by VMs:\s+none/);
+  });
+
   it('refuses bad arguments and files that are not images', async () => {
     expect(
       (await vireo('createmedium', 'disk', '--filename', path.join(dir, 'x.qcow2'), '--size', '0'))
