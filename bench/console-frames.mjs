@@ -18,8 +18,9 @@
 // (a 64x16 region changes, a cursor or a clock). For each: frames per second painted, and
 // milliseconds from the VRAM write to the paint (median and p95; wall clock, same machine),
 // CPU milliseconds per frame in the VM host side (this process: render + encode + relay) and
-// the page's paint time per frame. (Key latency, browser key event to the i8042, is not measured
-// yet.)
+// the page's paint time per frame. Then key latency: from the page's `keydown` event (a real
+// key press through Playwright, sent by the console client) to the i8042 holding the scan code
+// in its output buffer (the real I8042 model), median and p95 of 50 presses; no peer.
 import { build } from 'esbuild';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -52,7 +53,8 @@ await build({
       "export { VgaRenderer } from './main/engine/display/vga-renderer.ts';\n" +
       "export { DisplayHub } from './main/engine/host/display-stream.ts';\n" +
       "export { serveControlSocket } from './main/engine/host/control-socket.ts';\n" +
-      "export { relayDisplay } from './main/serve/display-relay.ts';\n",
+      "export { relayDisplay } from './main/serve/display-relay.ts';\n" +
+      "export { I8042 } from './main/engine/devices/i8042/index.ts';\n",
     resolveDir: root,
     loader: 'ts',
   },
@@ -96,6 +98,12 @@ window.startOurs = (vm) => {
     onPaint(s) { window.paintMs = (window.paintMs || 0) + s.paintMs; record(); },
   });
 };
+window.keyTimes = [];
+document.addEventListener('keydown', (e) => {
+  window.keyTimes.push(Date.now());
+  window.conn && window.conn.key(e.code, true);
+});
+document.addEventListener('keyup', (e) => window.conn && window.conn.key(e.code, false));
 window.startPeer = () => {
   const ws = new WebSocket('ws://' + location.host + '/peer');
   ws.binaryType = 'arraybuffer';
@@ -132,6 +140,7 @@ function p95(xs) {
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'vireo-bench-console-'));
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 const results = [];
+let keyLatency = null;
 try {
   for (const [W, H] of [
     [1024, 768],
@@ -145,6 +154,22 @@ try {
     dispi(vga, 4, 0x41);
     const words = new Uint32Array(vga.vram.bytes.buffer, vga.vram.bytes.byteOffset, W * H);
     const renderer = new E.VgaRenderer(vga);
+    const i8042 = new E.I8042({
+      keyboardIrq: { set() {}, pulse() {} },
+      auxIrq: { set() {}, pulse() {} },
+      onReset() {},
+    });
+    const readStatus = () => {
+      const b = new Uint8Array(1);
+      i8042.commandPort.read(0, b);
+      return b[0];
+    };
+    const readData = () => {
+      const b = new Uint8Array(1);
+      i8042.dataPort.read(0, b);
+      return b[0];
+    };
+    const keySeen = [];
     const hub = new E.DisplayHub(() => renderer);
     const socketPath = path.join(tmp, `vm-${W}.sock`);
     const closeSocket = await E.serveControlSocket(socketPath, {
@@ -154,7 +179,18 @@ try {
       openDisplay: (send) => {
         const viewer = { send };
         const detach = hub.attach(viewer);
-        return { input: (m) => m.t === 'next' && hub.request(viewer), close: detach };
+        return {
+          input: (m) => {
+            if (m.t === 'next') hub.request(viewer);
+            else if (m.t === 'key') {
+              i8042.keyEvent(m.code, m.down);
+              // The guest's keyboard interrupt handler would read it now: note when, and drain.
+              if (m.down) keySeen.push(Date.now());
+              while (i8042.commandPort && readStatus() & 1) readData();
+            }
+          },
+          close: detach,
+        };
       },
     });
     // Peer: the bytes already RGBA, one frame in flight, nothing else.
@@ -228,6 +264,23 @@ try {
         await page.close();
       }
     }
+    if (W === 1024) {
+      // Key latency: a console connected, a still screen, 50 presses.
+      const page = await browser.newPage({ viewport: { width: W + 40, height: H + 40 } });
+      await page.goto(url);
+      await page.evaluate(`window.conn = null; startOurs('bench')`);
+      await page.waitForFunction('window.paints.length > 0');
+      keySeen.length = 0;
+      for (let k = 0; k < 50; k++) {
+        await page.keyboard.press('KeyA');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      const pressed = await page.evaluate('window.keyTimes');
+      const lat = pressed.map((t, i) => (keySeen[i] ?? NaN) - t).filter((x) => Number.isFinite(x));
+      keyLatency = { median: median(lat), p95: p95(lat), n: lat.length };
+      await page.close();
+    }
     closeSocket();
     hub.stop();
     for (const c of wss.clients) c.terminate();
@@ -253,3 +306,7 @@ for (const size of ['1024x768', '1920x1080'])
       `${size} ${load.padEnd(5)} ratio ours/peer: fps ${(ours.fps / peer.fps).toFixed(2)}, latency ${(ours.latencyMs / peer.latencyMs).toFixed(2)}`,
     );
   }
+if (keyLatency)
+  console.log(
+    `key press, page keydown to i8042 output buffer: ${keyLatency.median} ms median, ${keyLatency.p95} ms p95 (${keyLatency.n} presses)`,
+  );
