@@ -134,7 +134,12 @@ export async function serveControlSocket(
           // A viewer that sends nonsense is cut off; the VM runs on.
           const input = parseLine(line, DisplayInput);
           if (!input) return void socket.destroy();
-          display.input(input);
+          try {
+            display.input(input);
+          } catch {
+            // Whatever a viewer's input does to the machine, the VM host stays up.
+            return void socket.destroy();
+          }
         } else if (isDisplayRequest(line)) startDisplay();
         else void answer(line, handlers).then(reply);
       }
