@@ -77,7 +77,19 @@ export class Bus {
   unclaimedReads = 0;
   unclaimedWrites = 0;
 
+  /** Told after every register/unregister: the vCPU threads' map of claimed ports follows. */
+  private readonly changeListeners: (() => void)[] = [];
+
   constructor(readonly name: string) {}
+
+  /** Calls `listener` after each change of the bus's ranges (a BAR the guest placed, moved). */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
 
   register(
     base: number,
@@ -97,11 +109,14 @@ export class Bus {
     }
     this.ranges.push({ base, length, name, device, ...(options.posted ? { posted: true } : {}) });
     this.ranges.sort((a, b) => a.base - b.base);
+    this.changed();
   }
 
   unregister(base: number): void {
     const i = this.ranges.findIndex((r) => r.base === base);
-    if (i >= 0) this.ranges.splice(i, 1);
+    if (i < 0) return;
+    this.ranges.splice(i, 1);
+    this.changed();
   }
 
   /** The range containing `address`, or undefined. */

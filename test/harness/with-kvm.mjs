@@ -16,9 +16,11 @@
 //
 // Timeouts: `--timeout S` / VIREO_HARNESS_TIMEOUT (default 2400 s) bounds the whole run;
 // `--silence S` / VIREO_HARNESS_SILENCE (default 300 s) kills a guest that prints nothing for
-// that long and boots it once more (one run in five once hung silently at boot, per the recipe);
+// that long and boots it again (one run in five once hung silently at boot, per the recipe);
 // a guest whose kernel reports a soft lockup of 60 s or more is wedged and gets the same;
-// a guest that resets before COMMAND begins is booted once more too.
+// a guest that resets before COMMAND begins is booted again too. Three boots at most.
+// COMMAND sees VIREO_HARNESS_RUN (the same in every boot of this run) and VIREO_HARNESS_ATTEMPT
+// (1, 2, 3), so it can resume rather than start over (test/harness/engine-suite.mjs does).
 // On failure the last lines of the L1 console are printed.
 import { spawn } from 'node:child_process';
 import {
@@ -45,6 +47,12 @@ const CONSOLE_TAIL_LINES = 60;
 const SOFT_LOCKUP = /watchdog: BUG: soft lockup - CPU#\d+ stuck for (\d+)s!/;
 /** A soft lockup this long means L1 will not recover (a busy host gives stalls of seconds). */
 const WEDGED_AFTER_S = 60;
+
+/**
+ * Boots per run: a hang or a wedge is retried, twice at most. Each retry runs COMMAND again from
+ * the start with VIREO_HARNESS_ATTEMPT one higher; a resumable command skips what is done.
+ */
+const MAX_ATTEMPTS = 3;
 
 /** Seconds a booting L1 may stay silent before its first console line, whatever --silence says. */
 const BOOT_GRACE = 120;
@@ -144,8 +152,14 @@ function signalStatus(signal) {
  * the hang it guards against is the nested guest's.
  */
 function runDirect(command, opts) {
-  // The same contract as nested: VIREO_TEST_OUT names an existing results folder.
-  const env = { ...process.env, VIREO_TEST_OUT: resultsFolder() };
+  // The same contract as nested: VIREO_TEST_OUT names an existing results folder, and the run
+  // has an id (one attempt here: no guest to wedge).
+  const env = {
+    ...process.env,
+    VIREO_TEST_OUT: resultsFolder(),
+    VIREO_HARNESS_RUN: newHarnessRun(),
+    VIREO_HARNESS_ATTEMPT: '1',
+  };
   const child = spawn(command[0], command.slice(1), { cwd: projectRoot, env, stdio: 'inherit' });
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -162,6 +176,15 @@ function runDirect(command, opts) {
   });
 }
 
+/**
+ * One id for a harness run, the same in every attempt: a command that records its progress under
+ * $VIREO_TEST_OUT keyed by it (test/harness/engine-suite.mjs) can skip on a retry what an
+ * earlier attempt already finished, so a wedged L1 costs one test file rather than the suite.
+ */
+function newHarnessRun() {
+  return `${Date.now()}-${randomBytes(4).toString('hex')}`;
+}
+
 /** POSIX shell single-quoting. */
 function shq(s) {
   return `'${String(s).replaceAll("'", "'\\''")}'`;
@@ -173,8 +196,13 @@ function shq(s) {
  * The serial console is a terminal; where the harness's own stdout is not one (CI, a pipe), the
  * command's output goes through a pipe too, so tools do not draw progress bars into CI logs.
  */
-function commandScript(command, outDir) {
-  const env = { VIREO_TEST_OUT: outDir, VIREO_NESTED: '1' };
+function commandScript(command, outDir, harnessRun, attempt) {
+  const env = {
+    VIREO_TEST_OUT: outDir,
+    VIREO_NESTED: '1',
+    VIREO_HARNESS_RUN: harnessRun,
+    VIREO_HARNESS_ATTEMPT: String(attempt),
+  };
   for (const [k, v] of Object.entries(process.env)) {
     if ((k.startsWith('VIREO_') || PASSED_ENV.includes(k)) && v !== undefined && !(k in env))
       env[k] = v;
@@ -382,13 +410,17 @@ async function runNested(opts) {
     fail(`cannot prepare the L1 guest: ${e.message}`);
   }
 
-  for (let attempt = 1; attempt <= 2; attempt++) {
+  const harnessRun = newHarnessRun();
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const runId = `${Date.now()}-${randomBytes(4).toString('hex')}`;
     const runDir = path.join(outDir, '.harness', runId);
     mkdirSync(runDir, { recursive: true });
     currentRunDir = runDir;
     writeFileSync(path.join(runDir, 'mountpoint'), outDir);
-    writeFileSync(path.join(runDir, 'command.sh'), commandScript(opts.command, outDir));
+    writeFileSync(
+      path.join(runDir, 'command.sh'),
+      commandScript(opts.command, outDir, harnessRun, attempt),
+    );
     let result;
     try {
       result = await bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline });
@@ -405,8 +437,10 @@ async function runNested(opts) {
     for (const l of result.tail) process.stderr.write(`  | ${l}\n`);
     if (result.timings.commandStart === null && !opts.verbose)
       process.stderr.write('with-kvm: VIREO_HARNESS_VERBOSE=1 shows the kernel boot messages\n');
-    if (!(result.transient && attempt === 1 && Date.now() < deadline)) break;
-    process.stderr.write('with-kvm: retrying once\n');
+    if (!(result.transient && attempt < MAX_ATTEMPTS && Date.now() < deadline)) break;
+    process.stderr.write(
+      `with-kvm: booting L1 again (attempt ${attempt + 1} of ${MAX_ATTEMPTS})\n`,
+    );
   }
   return HARNESS_FAILURE;
 }

@@ -79,7 +79,8 @@ describe('PCI bus 0', () => {
     cfgWrite(2, 0, 0x00, 0xdead_beef);
     expect(cfgRead(2, 0, 0x00)).toBe(0x1111_1234);
     cfgWrite(1, 1, 0x20, 0xffff_ffff);
-    expect(cfgRead(1, 1, 0x20)).toBe(0); // PIIX3 IDE has no bus-master BAR: PIO only
+    // PIIX3 IDE BAR4: the 16-byte I/O block of the bus-master registers (I/O space bit set).
+    expect(cfgRead(1, 1, 0x20)).toBe(0xffff_fff1);
   });
 
   it('announces a BAR only once it is placed and decoding is on, and again when it moves', () => {

@@ -19,6 +19,7 @@
  */
 import type { BlockStats } from '../virtio-blk/index.js';
 import type { DiskImage } from '../../storage/index.js';
+import { putDmaIdentity, type DmaIdentity } from './bus-master.js';
 
 export const ATA_SECTOR_SIZE = 512;
 /** Sectors per DRQ block READ/WRITE MULTIPLE may use at most (IDENTIFY word 47). */
@@ -87,8 +88,8 @@ export class AtaDisk {
     this.sectorsPerTrack = DEFAULT_SECTORS_PER_TRACK;
   }
 
-  /** IDENTIFY DEVICE data (§8.15), 256 words. */
-  identify(): Uint8Array {
+  /** IDENTIFY DEVICE data (§8.15), 256 words; `dma` when the channel has a bus master. */
+  identify(dma?: DmaIdentity): Uint8Array {
     const w = new Uint16Array(256);
     const lba28 = Math.min(this.sectors, LBA28_LIMIT);
     w[0] = 0x0040; // fixed device
@@ -99,7 +100,8 @@ export class AtaDisk {
     putString(w, 23, 8, '1.0');
     putString(w, 27, 40, this.model);
     w[47] = 0x8000 | MAX_MULTIPLE;
-    w[49] = 0x0200; // LBA; no DMA (PIO only)
+    w[49] = 0x0200; // LBA
+    putDmaIdentity(w, dma);
     w[53] = 0x0003; // words 54-58 and 64-70 valid
     const chsSectors = Math.min(
       this.sectors,

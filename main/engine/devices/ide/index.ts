@@ -1,5 +1,5 @@
 /**
- * An IDE (parallel ATA) channel in PIO mode: the command block (8 ports from 0x1F0 or 0x170)
+ * An IDE (parallel ATA) channel: the command block (8 ports from 0x1F0 or 0x170)
  * and the control block (0x3F6 or 0x376), two drive positions (device 0 "master" and device 1
  * "slave"), one ISA interrupt (14 or 15). Its drives are ATAPI CD-ROMs (./atapi-cdrom.ts) and
  * ATA hard disks on disk images (./ata-disk.ts; the commands are run here, the drive holds
@@ -28,8 +28,14 @@
  *
  * Registers the drive that is not there would answer read as 0, so probing (write 55h/AAh to
  * sector count / LBA low and read back, as SeaBIOS's ata_detect and Linux's ata_devchk do)
- * finds nothing. Only PIO is offered: IDENTIFY reports no DMA modes and a PACKET asking for
- * DMA is aborted.
+ * finds nothing.
+ *
+ * DMA, when the channel has a bus master (./bus-master.ts, the PIIX3's BAR4): IDENTIFY reports
+ * multiword DMA modes 0-2 (word 63; the PIIX3 has no Ultra DMA) and SET FEATURES 03h selects
+ * one; READ DMA (EXT) C8h/C9h/25h and WRITE DMA (EXT) CAh/CBh/35h move sectors through the
+ * PRD table (the DMA protocol of §9.7: BSY while the data moves, INTRQ at the end), and a
+ * PACKET with the DMA bit in features (SFF-8020i §5.3.1) moves its data that way. Without a
+ * bus master these are aborted, as a PIO-only controller would.
  *
  * The interrupt is an edge on the ISA line: raised when the device sets INTRQ with nIEN clear,
  * dropped when the host reads the status register (not alternate status) or sets nIEN.
@@ -39,6 +45,13 @@
 import type { BusDevice, IrqLine } from '../../bus.js';
 import type { AtapiCdrom, AtapiData } from './atapi-cdrom.js';
 import { ATA_SECTOR_SIZE, putString, type AtaDisk } from './ata-disk.js';
+import {
+  MWDMA_MODES,
+  putDmaIdentity,
+  type BusMasterChannel,
+  type DmaIdentity,
+  type DmaOutcome,
+} from './bus-master.js';
 
 export { AtapiCdrom, CD_SECTOR_SIZE } from './atapi-cdrom.js';
 export { AtaDisk, ATA_SECTOR_SIZE } from './ata-disk.js';
@@ -81,6 +94,11 @@ const CMD_IDLE_IMMEDIATE = 0xe1;
 const CMD_CHECK_POWER_MODE = 0xe5;
 const CMD_IDENTIFY = 0xec;
 const CMD_SET_FEATURES = 0xef;
+/** SET FEATURES subcommand: set transfer mode from the sector count (§8.37.10). */
+const FEATURE_SET_TRANSFER_MODE = 0x03;
+/** Transfer mode values in the sector count: 08h+n PIO mode n, 20h+n multiword DMA mode n. */
+const TRANSFER_PIO_FLOW_CONTROL = 0x08;
+const TRANSFER_MWDMA = 0x20;
 
 const CDB_SIZE = 12;
 /** The largest PIO data block: a byte count limit of 0 or FFFFh means this (SFF-8020i §5.3). */
@@ -90,8 +108,8 @@ type Phase =
   | { kind: 'idle' }
   /** The host reads `buffer` (IDENTIFY data, or one ATAPI block) from the data port. */
   | { kind: 'data-in'; buffer: Uint8Array; position: number; after: () => void }
-  /** The host writes the CDB of a PACKET command. */
-  | { kind: 'cdb'; buffer: Uint8Array; position: number }
+  /** The host writes the CDB of a PACKET command; `dma`: its data moves by DMA. */
+  | { kind: 'cdb'; buffer: Uint8Array; position: number; dma: boolean }
   /** The host writes `buffer` (sectors for a disk write). */
   | { kind: 'data-out'; buffer: Uint8Array; position: number; after: (data: Uint8Array) => void };
 
@@ -100,6 +118,8 @@ export interface IdeChannelOptions {
   drives: [IdeDrive | undefined, IdeDrive | undefined];
   /** Figures for the VM's statistics; called per completed PACKET read. */
   onRead?: (bytes: number) => void;
+  /** The channel's bus-master DMA engine (PIIX3 BAR4); without one the channel is PIO only. */
+  busMaster?: BusMasterChannel;
 }
 
 export class IdeChannel {
@@ -123,6 +143,9 @@ export class IdeChannel {
   /** Bumped by every reset: asynchronous disk I/O started before it is dropped. */
   private generation = 0;
   private readonly onRead: ((bytes: number) => void) | undefined;
+  private readonly busMaster: BusMasterChannel | undefined;
+  /** The multiword DMA mode SET FEATURES selected per drive, or -1 (IDENTIFY word 63 15:8). */
+  private readonly dmaMode: [number, number] = [-1, -1];
   /** The device and control port blocks to put on the port bus. */
   readonly commandPorts: BusDevice;
   readonly controlPorts: BusDevice;
@@ -131,6 +154,7 @@ export class IdeChannel {
     this.irq = options.irq;
     this.drives = options.drives;
     this.onRead = options.onRead;
+    this.busMaster = options.busMaster;
     this.commandPorts = {
       read: (offset, data) => {
         this.readCommand(offset, data);
@@ -173,6 +197,7 @@ export class IdeChannel {
 
   private setInterrupt(pending: boolean): void {
     this.interruptPending = pending;
+    if (pending) this.busMaster?.noteInterrupt();
     const level = pending && !(this.control & CONTROL_NIEN);
     if (level !== this.lineLevel) {
       this.lineLevel = level;
@@ -264,6 +289,8 @@ export class IdeChannel {
       this.status[0] = this.drives[0] ? STATUS_BSY : 0;
       this.status[1] = this.drives[1] ? STATUS_BSY : 0;
       this.phase = { kind: 'idle' };
+      this.generation++;
+      this.busMaster?.cancel();
     } else if (wasReset) {
       this.resetDrives();
     }
@@ -274,6 +301,7 @@ export class IdeChannel {
   private resetDrives(): void {
     this.phase = { kind: 'idle' };
     this.generation++;
+    this.busMaster?.cancel();
     for (const i of [0, 1] as const) {
       this.status[i] = this.drives[i] ? STATUS_DRDY | STATUS_DSC : 0;
       this.error[i] = 0x01; // diagnostic code: no error detected
@@ -294,8 +322,8 @@ export class IdeChannel {
     this.lbaHigh = atapi ? 0xeb : 0;
   }
 
-  private complete(ok: boolean, error = 0): void {
-    const i = this.selected;
+  /** Ends the command of drive `i` (the selected one unless a DMA finishes later). */
+  private complete(ok: boolean, error = 0, i: 0 | 1 = this.selected): void {
     this.phase = { kind: 'idle' };
     this.status[i] = STATUS_DRDY | STATUS_DSC | (ok ? 0 : STATUS_ERR);
     this.error[i] = ok ? 0 : error;
@@ -314,23 +342,24 @@ export class IdeChannel {
     }
     switch (code) {
       case CMD_IDENTIFY_PACKET:
-        this.startDataIn(identifyPacketDevice(drive), () => this.finishDataIn());
+        this.startDataIn(identifyPacketDevice(drive, this.dmaIdentity(i)), () =>
+          this.finishDataIn(),
+        );
         return;
       case CMD_IDENTIFY:
         // Not an ATA disk: abort, with the signature that says what we are.
         this.setSignature();
         this.complete(false, ERROR_ABRT);
         return;
-      case CMD_PACKET:
-        if (this.features & 0x01) {
-          // DMA requested, but this controller has no bus-master engine.
-          this.complete(false, ERROR_ABRT);
-          return;
-        }
-        this.phase = { kind: 'cdb', buffer: new Uint8Array(CDB_SIZE), position: 0 };
+      case CMD_PACKET: {
+        const dma = (this.features & 0x01) !== 0;
+        // DMA asked of a channel with no bus-master engine: abort, as a PIO-only one would.
+        if (dma && !this.busMaster) return this.complete(false, ERROR_ABRT);
+        this.phase = { kind: 'cdb', buffer: new Uint8Array(CDB_SIZE), position: 0, dma };
         this.sectorCount = REASON_COD;
         this.status[i] = STATUS_DRDY | STATUS_DSC | STATUS_DRQ;
         return;
+      }
       case CMD_DEVICE_RESET:
         drive.reset();
         this.setSignature();
@@ -349,6 +378,9 @@ export class IdeChannel {
         this.complete(true);
         return;
       case CMD_SET_FEATURES:
+        if (this.features === FEATURE_SET_TRANSFER_MODE)
+          return this.complete(this.selectTransferMode(i), ERROR_ABRT);
+        return this.complete(true);
       case CMD_IDLE_IMMEDIATE:
       case CMD_STANDBY_IMMEDIATE:
       case CMD_NOP:
@@ -364,8 +396,18 @@ export class IdeChannel {
     const i = this.selected;
     switch (code) {
       case CMD_IDENTIFY:
-        this.startDataIn(disk.identify(), () => this.finishDataIn());
+        this.startDataIn(disk.identify(this.dmaIdentity(i)), () => this.finishDataIn());
         return;
+      case 0xc8: // READ DMA
+      case 0xc9: // READ DMA without retries (obsolete alias)
+        return this.transferDma(disk, false, false);
+      case 0x25: // READ DMA EXT
+        return this.transferDma(disk, false, true);
+      case 0xca: // WRITE DMA
+      case 0xcb: // WRITE DMA without retries
+        return this.transferDma(disk, true, false);
+      case 0x35: // WRITE DMA EXT
+        return this.transferDma(disk, true, true);
       case 0x20:
       case 0x21:
         return this.transfer(disk, false, false, 1);
@@ -417,6 +459,8 @@ export class IdeChannel {
       case CMD_SET_FEATURES:
         if (this.features === 0x02) disk.writeCache = true;
         else if (this.features === 0x82) disk.writeCache = false;
+        else if (this.features === FEATURE_SET_TRANSFER_MODE)
+          return this.complete(this.selectTransferMode(i), ERROR_ABRT);
         return this.complete(true);
       case CMD_EXECUTE_DIAGNOSTIC:
         this.setSignature();
@@ -466,6 +510,113 @@ export class IdeChannel {
     if (sector === 0 || sector > disk.sectorsPerTrack || head >= disk.heads)
       return { lba: -1, count };
     return { lba: (cylinder * disk.heads + head) * disk.sectorsPerTrack + sector - 1, count };
+  }
+
+  /** What IDENTIFY says of DMA for drive `i`: nothing without a bus master. */
+  private dmaIdentity(i: 0 | 1): DmaIdentity | undefined {
+    return this.busMaster ? { mwdmaSelected: this.dmaMode[i] } : undefined;
+  }
+
+  /**
+   * SET FEATURES 03h (§8.37.10): the sector count names a PIO mode (00h/01h default, 08h+n
+   * flow-control mode n up to 4) or a multiword DMA mode (20h+n, n up to 2, with a bus master).
+   * Ultra DMA (40h+n) and anything else are refused. False means abort.
+   */
+  private selectTransferMode(i: 0 | 1): boolean {
+    const value = this.sectorCount;
+    if (
+      value <= 0x01 ||
+      (value >= TRANSFER_PIO_FLOW_CONTROL && value <= TRANSFER_PIO_FLOW_CONTROL + 4)
+    )
+      return true;
+    const mode = value - TRANSFER_MWDMA;
+    // (A range check before the shift: JavaScript shifts count modulo 32, so 1 << 34 is 4.)
+    if (this.busMaster && mode >= 0 && mode < 8 && ((1 << mode) & MWDMA_MODES) !== 0) {
+      this.dmaMode[i] = mode;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * READ/WRITE DMA (EXT) (§8.23-8.24, §8.41-8.42; the DMA protocol of §9.7): BSY until the bus
+   * master has moved every sector, then INTRQ. The image is read and written in the PRD
+   * regions' pieces (64 KiB at most), so a 32 MiB command never holds 32 MiB. A region need not
+   * hold whole sectors (only an even byte count), while the image takes whole sectors: reads
+   * fetch the sectors a piece touches, writes keep a partial sector until the next piece
+   * completes it.
+   */
+  private transferDma(disk: AtaDisk, isWrite: boolean, ext: boolean): void {
+    const busMaster = this.busMaster;
+    if (!busMaster) return this.complete(false, ERROR_ABRT);
+    const { lba, count } = this.address(disk, ext);
+    if (lba < 0 || lba + count > disk.sectors) return this.complete(false, ERROR_IDNF | ERROR_ABRT);
+    if (isWrite && disk.image.readOnly) return this.complete(false, ERROR_ABRT);
+    const i = this.selected;
+    const generation = this.generation;
+    const base = lba * ATA_SECTOR_SIZE;
+    const started = performance.now();
+    /** Write data not yet a whole sector, and where it starts in the transfer. */
+    let partial = new Uint8Array(0);
+    let partialAt = 0;
+    const readPiece = async (offset: number, chunk: Uint8Array): Promise<void> => {
+      const first = Math.floor(offset / ATA_SECTOR_SIZE) * ATA_SECTOR_SIZE;
+      const end = Math.ceil((offset + chunk.length) / ATA_SECTOR_SIZE) * ATA_SECTOR_SIZE;
+      disk.inFlight++;
+      try {
+        if (first === offset && end === offset + chunk.length) {
+          await disk.image.read(base + offset, chunk);
+        } else {
+          const sectors = new Uint8Array(end - first);
+          await disk.image.read(base + first, sectors);
+          chunk.set(sectors.subarray(offset - first, offset - first + chunk.length));
+        }
+      } finally {
+        disk.inFlight--;
+      }
+      disk.stats.readBytes += chunk.length;
+    };
+    const writePiece = async (offset: number, chunk: Uint8Array): Promise<void> => {
+      let data = chunk;
+      if (partial.length > 0) {
+        data = new Uint8Array(partial.length + chunk.length);
+        data.set(partial);
+        data.set(chunk, partial.length);
+      } else partialAt = offset;
+      const whole = Math.floor(data.length / ATA_SECTOR_SIZE) * ATA_SECTOR_SIZE;
+      partial = data.slice(whole);
+      const at = partialAt;
+      partialAt += whole;
+      if (whole === 0) return;
+      disk.inFlight++;
+      try {
+        await disk.image.write(base + at, data.subarray(0, whole), { fua: !disk.writeCache });
+      } finally {
+        disk.inFlight--;
+      }
+      disk.stats.writeBytes += whole;
+    };
+    this.status[i] = STATUS_BSY;
+    busMaster.request({
+      toMemory: !isWrite,
+      length: count * ATA_SECTOR_SIZE,
+      move: isWrite ? writePiece : readPiece,
+      finish: (outcome) => {
+        if (generation !== this.generation) return;
+        if (outcome === 'done') {
+          if (isWrite) disk.stats.writeOps++;
+          else disk.stats.readOps++;
+          disk.recordLatency(performance.now() - started);
+        }
+        this.dmaDone(i, outcome);
+      },
+    });
+  }
+
+  /** The end of a DMA command on drive `i`: completion, or the error the outcome names. */
+  private dmaDone(i: 0 | 1, outcome: DmaOutcome): void {
+    if (outcome === 'done') this.complete(true, 0, i);
+    else this.complete(false, outcome === 'io-error' ? ERROR_UNC | ERROR_ABRT : ERROR_ABRT, i);
   }
 
   /** PIO READ/WRITE (MULTIPLE) (§9.10, §9.11): `blockSectors` per DRQ block. */
@@ -578,12 +729,12 @@ export class IdeChannel {
         phase.buffer.set(data.subarray(at, at + n), phase.position);
         at += n;
         phase.position += n;
-        if (phase.position >= CDB_SIZE) this.runPacket(phase.buffer);
+        if (phase.position >= CDB_SIZE) this.runPacket(phase.buffer, phase.dma);
       } else return;
     }
   }
 
-  private runPacket(cdb: Uint8Array): void {
+  private runPacket(cdb: Uint8Array, dma: boolean): void {
     const drive = this.drive;
     if (drive?.kind !== 'atapi') return;
     const result = drive.execute(cdb);
@@ -598,10 +749,36 @@ export class IdeChannel {
       this.complete(true);
       return;
     }
+    if (dma && this.busMaster) {
+      this.sendPacketDma(this.busMaster, result.data);
+      return;
+    }
     let limit = this.lbaMid | (this.lbaHigh << 8);
     if (limit === 0 || limit > MAX_BLOCK) limit = MAX_BLOCK;
     limit &= ~1; // blocks are whole words
     this.sendBlock(result.data, 0, limit);
+  }
+
+  /**
+   * A PACKET's data by DMA (SFF-8020i §5.3.1): BSY while the bus master moves it, read from the
+   * disc a PRD region (64 KiB at most) at a time, so even a hostile READ(12) of the whole disc
+   * never holds more; then completion with reason IO|CoD.
+   */
+  private sendPacketDma(busMaster: BusMasterChannel, data: AtapiData): void {
+    const i = this.selected;
+    const generation = this.generation;
+    this.status[i] = STATUS_BSY;
+    busMaster.request({
+      toMemory: true,
+      length: data.length,
+      move: (offset, chunk) => data.read(offset, chunk),
+      finish: (outcome) => {
+        if (generation !== this.generation) return;
+        if (outcome === 'done') this.onRead?.(data.length);
+        this.sectorCount = REASON_IO | REASON_COD;
+        this.dmaDone(i, outcome);
+      },
+    });
   }
 
   /** One DRQ block of packet data from `offset`, then the next, then completion. */
@@ -626,14 +803,15 @@ export class IdeChannel {
 }
 
 /** IDENTIFY PACKET DEVICE data (ATA/ATAPI-6 §8.16), 256 words. */
-export function identifyPacketDevice(drive: AtapiCdrom): Uint8Array {
+export function identifyPacketDevice(drive: AtapiCdrom, dma?: DmaIdentity): Uint8Array {
   const words = new Uint16Array(256);
   // ATAPI, CD-ROM device type (5), removable, DRQ within 50 us, 12-byte packets.
   words[0] = 0x8000 | (0x05 << 8) | 0x80 | (0x2 << 5);
   putString(words, 10, 20, drive.serial);
   putString(words, 23, 8, '1.0');
   putString(words, 27, 40, drive.model);
-  words[49] = 0x0200; // LBA supported; no DMA
+  words[49] = 0x0200; // LBA supported
+  putDmaIdentity(words, dma);
   words[53] = 0x0002; // words 64-70 valid
   words[64] = 0x0003; // PIO modes 3 and 4
   words[65] = 120; // cycle times, ns

@@ -8,16 +8,23 @@
  * - 00:01.1 IDE controller, 8086:7010, class 01 01 80: "ISA compatibility mode" on both
  *   channels (programming interface bits 0 and 2 clear, fixed), so the command blocks sit at
  *   0x1F0/0x3F6 (IRQ 14) and 0x170/0x376 (IRQ 15) whatever the BARs hold (PCI IDE Controller
- *   Specification 1.0 §2.1). Bit 7 says bus mastering is possible but BAR4 (the bus-master
- *   registers) is not implemented: it reads as 0, so SeaBIOS and Linux's ata_piix use PIO
- *   ("BMDMA: BAR4 is zero, falling back to PIO"). IDETIM (40h-43h, §4.2.8): bit 15 enables a
- *   channel's decode; ata_piix refuses a channel whose bit is clear, so they start set.
+ *   Specification 1.0 §2.1). Bit 7 says bus mastering is possible: BAR4 is the 16-byte I/O
+ *   block of the bus-master IDE registers (§2.7.1; ../ide/bus-master.ts), which Linux's
+ *   ata_piix uses for multiword DMA (SeaBIOS stays with PIO). IDETIM (40h-43h, §4.2.8): bit 15
+ *   enables a channel's decode; ata_piix refuses a channel whose bit is clear, so they start
+ *   set.
  *
  * The IDE channels themselves are ../ide.
  *
  * Runtime: engine (device thread).
  */
-import { PCI_HEADER_MULTIFUNCTION, PciConfigSpace, type PciFunction } from '../pci/index.js';
+import {
+  PCI_COMMAND_MASTER,
+  PCI_HEADER_MULTIFUNCTION,
+  PciConfigSpace,
+  type PciFunction,
+} from '../pci/index.js';
+import { BUS_MASTER_PORT_COUNT } from '../ide/bus-master.js';
 
 export const PIIX3_VENDOR_ID = 0x8086;
 export const PIIX3_ISA_DEVICE_ID = 0x7000;
@@ -25,6 +32,8 @@ export const PIIX3_IDE_DEVICE_ID = 0x7010;
 export const PIIX3_PIRQ_ROUTE = 0x60;
 export const PIIX3_IDETIM_PRIMARY = 0x40;
 export const PIIX3_IDETIM_SECONDARY = 0x42;
+/** The BAR that holds the bus-master IDE registers (§2.7.1). */
+export const PIIX3_BUS_MASTER_BAR = 4;
 const IDETIM_DECODE_ENABLE = 0x8000;
 /** PIRQx route disabled (bit 7), the reset value (§4.1.9). */
 const PIRQ_DISABLED = 0x80;
@@ -46,11 +55,19 @@ export class Piix3IsaBridge implements PciFunction {
 
 export class Piix3Ide implements PciFunction {
   readonly name = 'PIIX3 IDE';
-  readonly config = new PciConfigSpace({
-    vendorId: PIIX3_VENDOR_ID,
-    deviceId: PIIX3_IDE_DEVICE_ID,
-    classCode: 0x010180,
-  });
+  readonly config = new PciConfigSpace(
+    {
+      vendorId: PIIX3_VENDOR_ID,
+      deviceId: PIIX3_IDE_DEVICE_ID,
+      classCode: 0x010180,
+    },
+    { bars: { [PIIX3_BUS_MASTER_BAR]: { kind: 'io', size: BUS_MASTER_PORT_COUNT } } },
+  );
+
+  /** Bus Master Enable (PCI command bit 2): the bus-master engines move data only with it. */
+  get busMasterEnabled(): boolean {
+    return (this.config.command & PCI_COMMAND_MASTER) !== 0;
+  }
 
   constructor() {
     this.config.allowWrite(PIIX3_IDETIM_PRIMARY, 4, 0xff);

@@ -287,6 +287,11 @@ export class KvmVm implements Vm {
     if (this.vcpus.length > 0) throw new Error('vCPUs already started');
     installKickHandler();
     this.markClaimedPorts(options.buses.ports);
+    // Ports claimed later (an I/O BAR the guest places: the IDE bus master) must reach the
+    // device thread too, not be answered as unclaimed by the vCPU threads.
+    // (VIREO_TRACE_EXITS sends every port to the device thread already: keep it so.)
+    if (!process.env.VIREO_TRACE_EXITS)
+      options.buses.ports.onChange(() => this.markClaimedPorts(options.buses.ports));
     let faulted = false;
     const onFault = (fault: VcpuFault): void => {
       if (faulted || this.destroyed) return;
@@ -400,14 +405,18 @@ export class KvmVm implements Vm {
     return this.vcpus;
   }
 
+  /**
+   * Brings the shared claimed-port map in line with the bus. Built aside and copied byte by
+   * byte where it differs, so a vCPU thread reading it meanwhile never sees a claimed port
+   * pass through "unclaimed".
+   */
   private markClaimedPorts(ports: Bus): void {
-    const claimed = new Uint8Array(this.claimedPorts);
+    const next = new Uint8Array(65536);
     for (const r of ports.list())
-      claimed.fill(
-        r.posted ? PORT_POSTED : PORT_CLAIMED,
-        r.base,
-        Math.min(r.base + r.length, 65536),
-      );
+      next.fill(r.posted ? PORT_POSTED : PORT_CLAIMED, r.base, Math.min(r.base + r.length, 65536));
+    const claimed = new Uint8Array(this.claimedPorts);
+    for (let port = 0; port < 65536; port++)
+      if (claimed[port] !== next[port]) claimed[port] = next[port]!;
   }
 
   /** Makes every vCPU leave KVM_RUN soon: immediate_exit for the next entry, a signal for now. */

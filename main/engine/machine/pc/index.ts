@@ -48,7 +48,13 @@ import {
 } from '../../devices/vga/index.js';
 import type { MemorySlot, Vm } from '../../hypervisor/types.js';
 import { I440fxHostBridge } from '../../devices/i440fx/index.js';
-import { Piix3Ide, Piix3IsaBridge } from '../../devices/piix3/index.js';
+import { PIIX3_BUS_MASTER_BAR, Piix3Ide, Piix3IsaBridge } from '../../devices/piix3/index.js';
+import {
+  BUS_MASTER_PORT_COUNT,
+  BusMasterChannel,
+  busMasterPorts,
+  type DmaMemory,
+} from '../../devices/ide/bus-master.js';
 import type { DiskImage } from '../../storage/index.js';
 import {
   AtaDisk,
@@ -68,7 +74,13 @@ import {
   type PciMapping,
 } from '../../devices/pci/index.js';
 import type { AssembledMachine, MachineCallbacks } from '../types.js';
-import { BIOS_SHADOW_LIMIT, FIRST_MIB, planPcMemory } from './layout.js';
+import {
+  BIOS_SHADOW_LIMIT,
+  FIRST_MIB,
+  planPcMemory,
+  VGA_WINDOW_BASE,
+  VGA_WINDOW_SIZE,
+} from './layout.js';
 import { DebugConsole, SystemControlPortA } from './legacy-ports.js';
 import {
   FW_CFG_MAX_CPUS,
@@ -213,7 +225,8 @@ export function assemblePcMachine(
   const pci = new PciBus(() => callbacks.onReset());
   pci.attach(PCI_SLOT_HOST_BRIDGE, 0, new I440fxHostBridge());
   pci.attach(PCI_SLOT_PIIX3, 0, new Piix3IsaBridge());
-  pci.attach(PCI_SLOT_PIIX3, 1, new Piix3Ide());
+  const piix3Ide = new Piix3Ide();
+  pci.attach(PCI_SLOT_PIIX3, 1, piix3Ide);
   const vgaFunction: PciFunction = {
     name: 'standard VGA',
     config: new PciConfigSpace(
@@ -268,13 +281,53 @@ export function assemblePcMachine(
   if (pc.cdromPath) cdrom.insert(pc.cdromPath);
   cdrom.reset();
   const ataDisks = disks.map((image, n) => new AtaDisk(image, 'VIREO HARDDISK', `VIREO-HD${n}`));
+  // Bus-master DMA reaches RAM only: not the VGA window, the firmware or the PCI hole.
+  const ramEnd = pc.memoryBytes;
+  const dmaCheck = (address: number, length: number): void => {
+    const end = address + length;
+    const inRam = address >= 0 && end <= ramEnd;
+    const inVgaWindow = address < VGA_WINDOW_BASE + VGA_WINDOW_SIZE && end > VGA_WINDOW_BASE;
+    if (!inRam || inVgaWindow)
+      throw new RangeError(`DMA to ${address.toString(16)}+${length.toString(16)} is not RAM`);
+  };
+  const dmaMemory: DmaMemory = {
+    read: (address, into) => {
+      dmaCheck(address, into.length);
+      memory.read(address, into);
+    },
+    write: (address, from) => {
+      dmaCheck(address, from.length);
+      memory.write(address, from);
+    },
+  };
+  const busMasters = [
+    new BusMasterChannel(dmaMemory, () => piix3Ide.busMasterEnabled),
+    new BusMasterChannel(dmaMemory, () => piix3Ide.busMasterEnabled),
+  ] as const;
+  const busMasterBlock = busMasterPorts(busMasters);
+  let busMasterBase: number | undefined;
+  piix3Ide.config.onMap = (m) => {
+    if (m.bar !== PIIX3_BUS_MASTER_BAR) return;
+    if (busMasterBase !== undefined) ports.unregister(busMasterBase);
+    busMasterBase = undefined;
+    if (m.address === undefined) return;
+    try {
+      ports.register(m.address, BUS_MASTER_PORT_COUNT, busMasterBlock, 'IDE bus master');
+      busMasterBase = m.address;
+    } catch {
+      // The guest placed BAR4 over another device's ports: that window stays the other
+      // device's and the bus-master block decodes nowhere, as two devices cannot both answer.
+    }
+  };
   const primary = new IdeChannel({
     irq: callbacks.irq(IDE_PRIMARY.irq),
     drives: [ataDisks[0], ataDisks[1]],
+    busMaster: busMasters[0],
   });
   const secondary = new IdeChannel({
     irq: callbacks.irq(IDE_SECONDARY.irq),
     drives: [cdrom, ataDisks[2]],
+    busMaster: busMasters[1],
   });
   for (const [channel, at, name] of [
     [primary, IDE_PRIMARY, 'IDE primary'],

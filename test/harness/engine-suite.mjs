@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// `node test/harness/engine-suite.mjs [VITEST ARGS...]`: the engine test project, resumable.
+//
+// `npm test` runs this inside one nested L1 boot (test/harness/with-kvm). When L1 wedges (a soft
+// lockup under TCG, seen once in a few long runs) the harness boots it again and runs this again
+// with the same VIREO_HARNESS_RUN and a higher VIREO_HARNESS_ATTEMPT. Each file's result is
+// recorded as it finishes ($VIREO_TEST_OUT/engine-progress.jsonl, by engine-progress-reporter.mjs),
+// so a later attempt runs only the files no attempt finished, and the run still fails if any
+// file failed in any attempt. Outside the harness (no VIREO_HARNESS_RUN) it is a plain run.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const outDir = path.resolve(process.env.VIREO_TEST_OUT || path.join(projectRoot, 'test-results'));
+const run = process.env.VIREO_HARNESS_RUN ?? '';
+const attempt = Number(process.env.VIREO_HARNESS_ATTEMPT ?? '1');
+const progress = path.join(outDir, 'engine-progress.jsonl');
+
+/** file -> state, as recorded by earlier attempts of this run (the last record of a file wins). */
+function finishedEarlier() {
+  const finished = new Map();
+  if (run === '' || attempt <= 1 || !existsSync(progress)) return finished;
+  for (const text of readFileSync(progress, 'utf8').split('\n')) {
+    if (text.trim() === '') continue;
+    let entry;
+    try {
+      entry = JSON.parse(text);
+    } catch {
+      continue; // a torn last line cannot happen (whole appends), but a stray one is no record
+    }
+    if (entry?.run === run && typeof entry.file === 'string' && typeof entry.state === 'string')
+      finished.set(entry.file, entry.state);
+  }
+  return finished;
+}
+
+mkdirSync(outDir, { recursive: true });
+if (attempt <= 1) rmSync(progress, { force: true });
+const finished = finishedEarlier();
+if (finished.size > 0) {
+  console.log(
+    `engine-suite: attempt ${attempt}; files finished in an earlier attempt, not run again:`,
+  );
+  for (const [file, state] of finished) console.log(`  ${state.padEnd(7)} ${file}`);
+}
+
+const reporter = path.join(projectRoot, 'test/harness/engine-progress-reporter.mjs');
+const args = [
+  'run',
+  '--project',
+  'engine',
+  '--reporter=default',
+  `--reporter=${reporter}`,
+  // Every file may already be done (the wedge came after the last one finished).
+  ...(finished.size > 0 ? ['--passWithNoTests'] : []),
+  ...[...finished.keys()].map((file) => `--exclude=${file}`),
+  ...process.argv.slice(2),
+];
+const vitest = spawnSync(path.join(projectRoot, 'node_modules/.bin/vitest'), args, {
+  cwd: projectRoot,
+  stdio: 'inherit',
+  env: { ...process.env, VIREO_ENGINE_PROGRESS: run === '' ? '' : progress },
+});
+const failedEarlier = [...finished].filter(([, state]) => state === 'failed').map(([f]) => f);
+if (failedEarlier.length > 0)
+  console.log(`engine-suite: failed in an earlier attempt: ${failedEarlier.join(', ')}`);
+if (vitest.error) console.error(`engine-suite: cannot run vitest: ${vitest.error.message}`);
+process.exit(vitest.status !== 0 || failedEarlier.length > 0 ? (vitest.status ?? 1) || 1 : 0);
