@@ -15,10 +15,10 @@
  * folder (`vm-host.log`, `serial.log`); the last serial output is also kept in memory for the
  * console (issue "Console window").
  *
- * Boot source `firmware` runs the PC machine (SeaBIOS, the ISO in the IDE CD-ROM, disks as IDE
- * hard disks, VGA, boot order from the config); `linux-kernel` the direct machine (bzImage,
- * disks as virtio-blk). NOT BUILT YET: network boot (dropped from the boot order, with a log
- * line), virtio disks on the PC machine (they are attached as IDE until virtio-pci exists).
+ * Boot source `firmware` runs the PC machine (SeaBIOS, the ISO in the IDE CD-ROM, each disk on
+ * the bus its config names: IDE hard disk or virtio-blk on virtio-pci, VGA, boot order from the
+ * config); `linux-kernel` the direct machine (bzImage, disks as virtio-blk over virtio-mmio).
+ * NOT BUILT YET: network boot (dropped from the boot order, with a log line).
  *
  * Runtime: Node.
  */
@@ -197,7 +197,7 @@ export class Supervisor {
   /** What the VM host process is asked to run for `config`; refuses what cannot start. */
   private launchFor(folder: string, config: VmConfig): VmLaunchInput {
     const resolveInFolder = (p: string): string => path.resolve(folder, p);
-    const disks = config.disks.map((d) => ({ path: resolveInFolder(d.path) }));
+    const disks = config.disks.map((d) => ({ path: resolveInFolder(d.path), bus: d.bus }));
     const common = {
       name: config.name,
       memoryMiB: config.memoryMiB,
@@ -213,11 +213,11 @@ export class Supervisor {
         append: config.boot.append,
       };
     }
-    if (disks.length > PC_MAX_DISKS)
+    if (disks.filter((d) => d.bus === 'ide').length > PC_MAX_DISKS)
       throw new BridgeFailure(
         'invalid-state',
-        `A VM that boots from firmware takes at most ${PC_MAX_DISKS} disks (its IDE controller has ` +
-          `${PC_MAX_DISKS} free positions): remove a disk in Settings, Storage.`,
+        `A VM that boots from firmware takes at most ${PC_MAX_DISKS} IDE disks (its IDE controller has ` +
+          `${PC_MAX_DISKS} free positions): put a disk on virtio or remove one in Settings, Storage.`,
       );
     const iso = config.optical.iso === null ? null : resolveInFolder(config.optical.iso);
     if (iso !== null && !existsSync(iso))

@@ -55,6 +55,8 @@ export const VmLaunchOptions = z.object({
       z.object({
         path: z.string().min(1).max(4096),
         readOnly: z.boolean().default(false),
+        /** PC machine: an IDE hard disk or virtio-blk on virtio-pci (the direct machine: virtio). */
+        bus: z.enum(['ide', 'virtio']).default('ide'),
       }),
     )
     .max(MAX_DISKS)
@@ -106,9 +108,10 @@ export function validateLaunch(
   }
   const options = parsed.data;
   if (options.machine === 'pc') {
-    if (options.disks.length > PC_MAX_DISKS)
+    const ide = options.disks.filter((d) => d.bus === 'ide').length;
+    if (ide > PC_MAX_DISKS)
       throw new LaunchError(
-        `the PC machine takes at most ${PC_MAX_DISKS} disks on its IDE controller: remove ${options.disks.length - PC_MAX_DISKS}`,
+        `the PC machine takes at most ${PC_MAX_DISKS} disks on its IDE controller: remove ${ide - PC_MAX_DISKS} or put them on virtio`,
         'too-many-disks',
       );
     try {

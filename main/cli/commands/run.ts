@@ -21,14 +21,15 @@ import { CliError, UsageError, parseInteger, type CliCommand } from '../command.
 const USAGE =
   'vireo run --kernel FILE [--initrd FILE] [--append "ARGS"] [--disk IMAGE]... [--memory MB] ' +
   '[--cpus N] [--reboot-action reset|exit] [--verbose]\n' +
-  'vireo run [--cdrom ISO] [--disk IMAGE]... [--boot cdrom,disk] [--bios FILE] [--memory MB] [--cpus N] ' +
+  'vireo run [--cdrom ISO] [--disk IMAGE]... [--disk-bus ide|virtio] [--boot cdrom,disk] [--bios FILE] [--memory MB] [--cpus N] ' +
   '[--screenshot SECONDS:FILE.png]... [--sendkey SECONDS:KEY[,KEY...]]... [--stop-after SECONDS] [--verbose]\n' +
   '  With --kernel: boots a 64-bit Linux bzImage directly (no firmware); each --disk (raw or\n' +
   '  qcow2) is a virtio-blk disk over virtio-mmio (/dev/vda, /dev/vdb, ... in the guest).\n' +
   '  Otherwise: the PC machine with SeaBIOS (--bios, default ' +
   DEFAULT_FIRMWARE +
   ') booting, in --boot order (default cdrom,disk), the ISO in its IDE CD-ROM drive or the\n' +
-  '  --disk images (IDE hard disks: primary master, primary slave, secondary slave).\n' +
+  '  --disk images: IDE hard disks (primary master, primary slave, secondary slave), or with\n' +
+  '  --disk-bus virtio virtio-blk disks on virtio-pci (PCI slots 4, 5, ...; /dev/vda in Linux).\n' +
   '  The serial console (COM1) is on this terminal; --verbose adds the firmware log on stderr.\n' +
   '  --screenshot saves the screen SECONDS after start (repeatable); --sendkey types keys then\n' +
   '  (names as in `vireo sendkey`, e.g. 10:ret or 5:ctrl-alt-delete,down); --stop-after powers off.\n' +
@@ -99,6 +100,7 @@ export const run: CliCommand = {
         screenshot: { type: 'string', multiple: true },
         sendkey: { type: 'string', multiple: true },
         'stop-after': { type: 'string' },
+        'disk-bus': { type: 'string' },
         'reboot-action': { type: 'string' },
         verbose: { type: 'boolean' },
       },
@@ -111,7 +113,12 @@ export const run: CliCommand = {
       throw new UsageError('--cdrom and --bios are for the PC machine: leave out --kernel');
     if (machine === 'pc' && (values.initrd || values.append))
       throw new UsageError('--initrd and --append need --kernel');
-    if (machine === 'pc' && (values.disk?.length ?? 0) > PC_MAX_DISKS)
+    const diskBus = values['disk-bus'] ?? 'ide';
+    if (diskBus !== 'ide' && diskBus !== 'virtio')
+      throw new UsageError(`--disk-bus wants ide or virtio, not "${diskBus}"`);
+    if (machine === 'direct' && values['disk-bus'] !== undefined)
+      throw new UsageError('--disk-bus is for the PC machine: --kernel disks are always virtio');
+    if (machine === 'pc' && diskBus === 'ide' && (values.disk?.length ?? 0) > PC_MAX_DISKS)
       throw new UsageError(
         `the PC machine takes at most ${PC_MAX_DISKS} disks (IDE primary master and slave, secondary slave)`,
       );
@@ -132,7 +139,7 @@ export const run: CliCommand = {
         ...(values.bios ? { firmware: values.bios } : {}),
         cdrom: values.cdrom ?? null,
         ...(bootOrder ? { bootOrder } : {}),
-        disks: (values.disk ?? []).map((p) => ({ path: p })),
+        disks: (values.disk ?? []).map((p) => ({ path: p, bus: diskBus })),
         initrd: values.initrd ?? null,
         append: values.append ?? 'console=ttyS0',
         memoryMiB: parseInteger('--memory', values.memory) ?? 256,

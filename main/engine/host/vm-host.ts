@@ -113,6 +113,9 @@ export class VmHost {
     try {
       const callbacks: MachineCallbacks = {
         irq: (n) => vm.irqLine(n),
+        msi: (address, data) => {
+          vm.signalMsi(address, data);
+        },
         onSerialOutput: (byte) => this.serialOut(byte),
         onPowerOff: () => this.end({ kind: 'powered-off', reason: 'the guest powered off' }),
         onReset: () => this.guestReset(),
@@ -126,7 +129,7 @@ export class VmHost {
                 ? this.launch.pc
                 : { ...this.launch.pc, cdromPath: this.opticalMedium },
               callbacks,
-              this.images,
+              this.images.map((image, i) => ({ image, bus: options.disks[i]?.bus ?? 'ide' })),
               options.bootOrder,
             )
           : assembleDirectMachine(vm, this.launch.boot, options, callbacks, this.images);

@@ -53,6 +53,12 @@ export interface Vm {
   mapMemory(region: MemoryRegion): MemorySlot;
   /** The interrupt line for a GSI on the in-kernel PIC/IOAPIC (ISA IRQ n = GSI n). */
   irqLine(gsi: number): IrqLine;
+  /**
+   * Delivers one message-signalled interrupt (PCI 3.0 §6.8): the address and data a device's
+   * MSI-X table entry holds, as the guest programmed them (x86: 0xFEExxxxx, Intel SDM vol. 3
+   * §11.11). False when the interrupt controller refused it (a bad address).
+   */
+  signalMsi(address: number, data: number): boolean;
   /** Creates and starts the vCPUs; resolves when all run. */
   startVcpus(count: number, options: VcpuStartOptions): Promise<readonly Vcpu[]>;
   /** Stops every vCPU at an instruction boundary (kicks those inside the hypervisor). */

@@ -15,6 +15,8 @@ import type { VcpuInitialState } from '../hypervisor/x86-state.js';
 export interface MachineCallbacks {
   /** The line for GSI `n` on the in-kernel PIC/IOAPIC. */
   irq(gsi: number): IrqLine;
+  /** A message-signalled interrupt (MSI-X of a PCI device): address and data as programmed. */
+  msi(address: number, data: number): void;
   /** A byte the guest wrote to COM1. */
   onSerialOutput(byte: number): void;
   onPowerOff(): void;

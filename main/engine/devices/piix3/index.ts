@@ -2,9 +2,10 @@
  * The PIIX3 (82371SB, datasheet doc 290550) functions this PC presents:
  *
  * - 00:01.0 PCI-to-ISA bridge, 8086:7000, class 06 01 00, multi-function. PIRQ route control
- *   (60h-63h, §4.1.9) is kept for the OS to read back; the PCI devices here use no INTx
- *   (IDE runs in legacy mode on IRQ 14/15, VGA has no interrupt), so the routing drives no
- *   line. ELCR (ports 0x4D0/0x4D1) is handled by KVM's in-kernel PIC.
+ *   (60h-63h, §4.1.9): PIRQA-D each routed to an ISA IRQ (bits 3:0) unless disabled (bit 7), as
+ *   SeaBIOS programs them (10, 10, 11, 11). A PCI function's INTx pin reaches PIRQ
+ *   (slot + pin - 1) mod 4, the usual swizzle of QEMU's i440FX board; several functions on one
+ *   PIRQ share it as a wired-OR. ELCR (ports 0x4D0/0x4D1) is handled by KVM's in-kernel PIC.
  * - 00:01.1 IDE controller, 8086:7010, class 01 01 80: "ISA compatibility mode" on both
  *   channels (programming interface bits 0 and 2 clear, fixed), so the command blocks sit at
  *   0x1F0/0x3F6 (IRQ 14) and 0x170/0x376 (IRQ 15) whatever the BARs hold (PCI IDE Controller
@@ -25,6 +26,7 @@ import {
   type PciFunction,
 } from '../pci/index.js';
 import { BUS_MASTER_PORT_COUNT } from '../ide/bus-master.js';
+import type { IrqLine } from '../../bus.js';
 
 export const PIIX3_VENDOR_ID = 0x8086;
 export const PIIX3_ISA_DEVICE_ID = 0x7000;
@@ -37,6 +39,7 @@ export const PIIX3_BUS_MASTER_BAR = 4;
 const IDETIM_DECODE_ENABLE = 0x8000;
 /** PIRQx route disabled (bit 7), the reset value (§4.1.9). */
 const PIRQ_DISABLED = 0x80;
+const RESERVED_IRQS = [0, 1, 2, 8, 13];
 
 export class Piix3IsaBridge implements PciFunction {
   readonly name = 'PIIX3 ISA bridge';
@@ -47,9 +50,46 @@ export class Piix3IsaBridge implements PciFunction {
     headerType: PCI_HEADER_MULTIFUNCTION,
   });
 
-  constructor() {
+  /** Asserted INTx sources per PIRQ, and the ISA IRQs driven high now. */
+  private readonly asserted: Set<string>[] = [new Set(), new Set(), new Set(), new Set()];
+  private driven = new Set<number>();
+
+  constructor(private readonly isaIrq: (irq: number) => IrqLine = () => ({ set: () => {} })) {
     this.config.allowWrite(PIIX3_PIRQ_ROUTE, 4, 0x8f);
     for (let i = 0; i < 4; i++) this.config.bytes[PIIX3_PIRQ_ROUTE + i] = PIRQ_DISABLED;
+  }
+
+  /** The INTx line of the function in `slot` with interrupt pin `pin` (1 = INTA ... 4 = INTD). */
+  intxLine(slot: number, pin: 1 | 2 | 3 | 4): IrqLine {
+    const pirq = (slot + pin - 1) & 3;
+    const source = `${slot}:${pin}`;
+    return {
+      set: (level) => {
+        if (level) this.asserted[pirq]!.add(source);
+        else this.asserted[pirq]!.delete(source);
+        this.drive();
+      },
+    };
+  }
+
+  /** The OS rewrote a route: lines follow their PIRQ to the new IRQ. */
+  afterConfigWrite(): void {
+    this.drive();
+  }
+
+  /** Drives each ISA IRQ some asserted PIRQ routes to; two PIRQs on one IRQ share it. */
+  private drive(): void {
+    const wanted = new Set<number>();
+    for (let pirq = 0; pirq < 4; pirq++) {
+      const route = this.config.bytes[PIIX3_PIRQ_ROUTE + pirq]!;
+      const irq = route & 0x0f;
+      // IRQs 0-2, 8 and 13 are the system's own (§4.1.9 marks them reserved): never driven.
+      if (this.asserted[pirq]!.size > 0 && !(route & PIRQ_DISABLED) && !RESERVED_IRQS.includes(irq))
+        wanted.add(irq);
+    }
+    for (const irq of this.driven) if (!wanted.has(irq)) this.isaIrq(irq).set(false);
+    for (const irq of wanted) if (!this.driven.has(irq)) this.isaIrq(irq).set(true);
+    this.driven = wanted;
   }
 }
 

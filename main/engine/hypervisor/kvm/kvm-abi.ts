@@ -21,6 +21,8 @@ export const KVM_SET_TSS_ADDR = 0xae47;
 export const KVM_SET_IDENTITY_MAP_ADDR = 0x4008ae48;
 export const KVM_CREATE_IRQCHIP = 0xae60;
 export const KVM_IRQ_LINE = 0x4008ae61;
+/** _IOW(KVMIO, 0xa5, struct kvm_msi): 32 bytes (address_lo, address_hi, data, flags, devid, pad). */
+export const KVM_SIGNAL_MSI = 0x4020aea5;
 export const KVM_CREATE_PIT2 = 0x4040ae77;
 
 // --- ioctls on a vCPU fd --------------------------------------------------------------------

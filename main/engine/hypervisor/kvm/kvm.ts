@@ -53,6 +53,7 @@ import {
   KVM_GET_VCPU_MMAP_SIZE,
   KVM_IRQ_LINE,
   KVM_MEM_READONLY,
+  KVM_SIGNAL_MSI,
   KVM_PIT_SPEAKER_DUMMY,
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_SET_TSS_ADDR,
@@ -185,6 +186,7 @@ export class KvmVm implements Vm {
   private vcpus: KvmVcpu[] = [];
   private readonly serving = new AbortController();
   private readonly irqBuf = Buffer.alloc(8);
+  private readonly msiBuf = Buffer.alloc(32);
   private destroyed = false;
   /** One byte per I/O port: 1 when a device on the port bus claims it (filled at startVcpus). */
   private readonly claimedPorts = new SharedArrayBuffer(65536);
@@ -267,6 +269,16 @@ export class KvmVm implements Vm {
         this.freeSlots.push(slot);
       },
     };
+  }
+
+  signalMsi(address: number, data: number): boolean {
+    // struct kvm_msi { u32 address_lo, address_hi, data, flags, devid; u8 pad[12]; }
+    this.msiBuf.fill(0);
+    this.msiBuf.writeUInt32LE(address % 2 ** 32, 0);
+    this.msiBuf.writeUInt32LE(Math.floor(address / 2 ** 32) >>> 0, 4);
+    this.msiBuf.writeUInt32LE(data >>> 0, 8);
+    // > 0 delivered, 0 blocked by the guest (e.g. a masked LAPIC), < 0 refused.
+    return libc().ioctlBuffer(this.vmFd, KVM_SIGNAL_MSI, this.msiBuf) >= 0;
   }
 
   irqLine(gsi: number): IrqLine {

@@ -30,7 +30,10 @@
  *
  * Runtime: engine (device thread).
  */
-import { Bus } from '../../bus.js';
+import { Bus, type BusDevice } from '../../bus.js';
+import { GuestMemory } from '../../memory.js';
+import { VirtioBlk } from '../../devices/virtio-blk/index.js';
+import { VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_BAR, VirtioPci } from '../../devices/virtio-pci/index.js';
 import { ACPI_PM_BASE, ACPI_PM_LENGTH, ACPI_SCI_IRQ, AcpiPm } from '../../devices/acpi-pm/index.js';
 import { CmosRtc, RTC_INDEX_PORT } from '../../devices/cmos-rtc/index.js';
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from '../../devices/i8042/index.js';
@@ -118,6 +121,14 @@ export interface PcMachine extends AssembledMachine {
 export const PCI_SLOT_HOST_BRIDGE = 0;
 export const PCI_SLOT_PIIX3 = 1;
 export const PCI_SLOT_VGA = 2;
+/** virtio disks take slots 4, 5, ... (3 is left for a network card, as in QEMU's `-M pc`). */
+export const PCI_SLOT_FIRST_VIRTIO_DISK = 4;
+
+/** A disk of the PC machine: an IDE hard disk or virtio-blk on its own virtio-pci function. */
+export interface PcDisk {
+  image: DiskImage;
+  bus: 'ide' | 'virtio';
+}
 
 /**
  * OpenFirmware device paths SeaBIOS matches against the `bootorder` fw_cfg file (its log says
@@ -133,11 +144,23 @@ export const BOOT_PATH_DISKS = [
   '/pci@i0cf8/*@1,1/drive@1/disk@1',
 ];
 
-export function bootOrderFile(order: readonly ('cdrom' | 'disk')[], disks: number): Uint8Array {
+/** SeaBIOS's path for a function in slot `slot`, function 0: "/pci@i0cf8/*@4" (hex slot). */
+export function bootPathPciSlot(slot: number): string {
+  return `/pci@i0cf8/*@${slot.toString(16)}`;
+}
+
+/**
+ * The `bootorder` file: the CD-ROM and the disks where `order` names them; disks in the order
+ * the VM lists them (IDE or virtio), so the first disk is the one the firmware tries first.
+ */
+export function bootOrderFile(
+  order: readonly ('cdrom' | 'disk')[],
+  diskPaths: readonly string[],
+): Uint8Array {
   const lines: string[] = [];
   for (const device of order) {
     if (device === 'cdrom') lines.push(BOOT_PATH_CDROM);
-    else lines.push(...BOOT_PATH_DISKS.slice(0, disks));
+    else lines.push(...diskPaths);
   }
   // SeaBIOS's bootorder is newline-separated and NUL-terminated (QEMU's get_boot_devices_list).
   return new TextEncoder().encode(lines.join('\n') + '\0');
@@ -147,11 +170,20 @@ export function assemblePcMachine(
   vm: Vm,
   pc: ValidatedPcBoot,
   callbacks: MachineCallbacks,
-  disks: readonly DiskImage[] = [],
+  disks: readonly PcDisk[] = [],
   bootOrder: readonly ('cdrom' | 'disk')[] = ['cdrom', 'disk'],
 ): PcMachine {
-  if (disks.length > BOOT_PATH_DISKS.length)
-    throw new RangeError(`the PC machine takes at most ${BOOT_PATH_DISKS.length} disks`);
+  const ideImages = disks.filter((d) => d.bus === 'ide').map((d) => d.image);
+  if (ideImages.length > BOOT_PATH_DISKS.length)
+    throw new RangeError(`the PC machine takes at most ${BOOT_PATH_DISKS.length} IDE disks`);
+  // Each disk's SeaBIOS boot path, in the VM's order of disks.
+  let ideIndex = 0;
+  let virtioIndex = 0;
+  const diskBootPaths = disks.map((d) =>
+    d.bus === 'ide'
+      ? BOOT_PATH_DISKS[ideIndex++]!
+      : bootPathPciSlot(PCI_SLOT_FIRST_VIRTIO_DISK + virtioIndex++),
+  );
   const plan = planPcMemory(pc.memoryBytes, pc.firmware.length);
   // The VGA BIOS first: its size decides the guest memory buffer, and a missing seabios
   // package is the likeliest setup error.
@@ -199,7 +231,7 @@ export function assemblePcMachine(
   fwCfg.setU16(FW_CFG_NB_CPUS, pc.cpus);
   fwCfg.setU16(FW_CFG_MAX_CPUS, pc.cpus);
   fwCfg.addFile('etc/e820', e820File(plan.e820.map((e) => ({ ...e, type: E820_RAM }))));
-  fwCfg.addFile('bootorder', bootOrderFile(bootOrder, disks.length));
+  fwCfg.addFile('bootorder', bootOrderFile(bootOrder, diskBootPaths));
   // ACPI: SeaBIOS places and links the tables itself from these three files (./acpi.ts).
   const acpi = buildPcAcpi({ cpus: pc.cpus, ramBytes: pc.memoryBytes });
   fwCfg.addFile(RSDP_FILE, acpi.rsdp);
@@ -224,7 +256,8 @@ export function assemblePcMachine(
   // PCI: chipset, IDE, VGA.
   const pci = new PciBus(() => callbacks.onReset());
   pci.attach(PCI_SLOT_HOST_BRIDGE, 0, new I440fxHostBridge());
-  pci.attach(PCI_SLOT_PIIX3, 0, new Piix3IsaBridge());
+  const isaBridge = new Piix3IsaBridge((n) => callbacks.irq(n));
+  pci.attach(PCI_SLOT_PIIX3, 0, isaBridge);
   const piix3Ide = new Piix3Ide();
   pci.attach(PCI_SLOT_PIIX3, 1, piix3Ide);
   const vgaFunction: PciFunction = {
@@ -280,7 +313,9 @@ export function assemblePcMachine(
   const cdrom = new AtapiCdrom();
   if (pc.cdromPath) cdrom.insert(pc.cdromPath);
   cdrom.reset();
-  const ataDisks = disks.map((image, n) => new AtaDisk(image, 'VIREO HARDDISK', `VIREO-HD${n}`));
+  const ataDisks = ideImages.map(
+    (image, n) => new AtaDisk(image, 'VIREO HARDDISK', `VIREO-HD${n}`),
+  );
   // Bus-master DMA reaches RAM only: not the VGA window, the firmware or the PCI hole.
   const ramEnd = pc.memoryBytes;
   const dmaCheck = (address: number, length: number): void => {
@@ -337,6 +372,37 @@ export function assemblePcMachine(
     ports.register(at.controlBase, IDE_CONTROL_PORT_COUNT, channel.controlPorts, `${name} control`);
   }
 
+  // virtio disks: virtio-blk on a virtio-pci function each, slots 4, 5, ... Their virtqueues
+  // reach RAM only (a view of the buffer that stops at the end of RAM: not VRAM, not firmware).
+  const ram = GuestMemory.fromShared({ ...memory.toShared(), size: pc.memoryBytes });
+  const virtioDisks = disks
+    .filter((d) => d.bus === 'virtio')
+    .map((d, n) => {
+      const slot = PCI_SLOT_FIRST_VIRTIO_DISK + n;
+      const link: { transport?: VirtioPci } = {};
+      const blk = new VirtioBlk({
+        image: d.image,
+        memory: ram,
+        serial: `VIREO-VD${n}`,
+        onInterrupt: (queue) => link.transport?.usedBuffers(queue),
+        onNeedsReset: (reason) => link.transport?.needsReset(reason),
+      });
+      const transport = new VirtioPci({
+        device: blk,
+        classCode: 0x010000,
+        intx: isaBridge.intxLine(slot, 1),
+        sendMsi: (address, data) => callbacks.msi(address, data),
+        log: (line) => callbacks.onLog(line),
+      });
+      link.transport = transport;
+      transport.config.onMap = mmioBarPlacer(mmio, `virtio-blk ${n}`, {
+        [VIRTIO_PCI_BAR]: transport.barDevice,
+        [VIRTIO_PCI_MSIX_BAR]: transport.msix.barDevice,
+      });
+      pci.attach(slot, 0, transport);
+      return { blk, name: `virtio disk ${n}` };
+    });
+
   return {
     ports,
     mmio,
@@ -353,9 +419,40 @@ export function assemblePcMachine(
     pci,
     cdrom,
     opticalDrive: cdrom,
-    disks: ataDisks.map((disk, n) => ({
-      name: `IDE ${IDE_DISK_POSITIONS[n]}`,
-      takeStats: () => disk.takeStats(),
-    })),
+    disks: [
+      ...ataDisks.map((disk, n) => ({
+        name: `IDE ${IDE_DISK_POSITIONS[n]}`,
+        takeStats: () => disk.takeStats(),
+      })),
+      ...virtioDisks.map((d) => ({ name: d.name, takeStats: () => d.blk.takeStats() })),
+    ],
+  };
+}
+
+/**
+ * The `onMap` of a function whose memory BARs are register blocks on the MMIO bus: each BAR
+ * the guest places (or moves, or turns off) is (re)registered there. A BAR placed over another
+ * device's range stays undecoded rather than taking that range over.
+ */
+function mmioBarPlacer(
+  mmio: Bus,
+  name: string,
+  devices: Partial<Record<number, BusDevice>>,
+): (m: PciMapping) => void {
+  const placed = new Map<number, number>();
+  return (m) => {
+    if (m.bar === 'rom') return;
+    const device = devices[m.bar];
+    if (!device) return;
+    const old = placed.get(m.bar);
+    if (old !== undefined) mmio.unregister(old);
+    placed.delete(m.bar);
+    if (m.address === undefined) return;
+    try {
+      mmio.register(m.address, m.size, device, `${name} BAR${m.bar}`);
+      placed.set(m.bar, m.address);
+    } catch {
+      // overlapping another device's range: left undecoded
+    }
   };
 }
