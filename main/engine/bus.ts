@@ -33,6 +33,13 @@ export interface BusRange {
    * console): the vCPU does not wait for the device thread. Reads still make a round trip.
    */
   readonly posted?: boolean;
+  /**
+   * Single-byte reads are answered by the vCPU thread from {@link Bus.sharedReads} without a
+   * round trip; the device keeps that byte current with {@link Bus.publishRead} and must have
+   * no read side effects at these ports (an IDE alternate status register). Writes and wider
+   * reads still reach the device.
+   */
+  readonly sharedRead?: boolean;
 }
 
 /** Raised when a device asks for a range that overlaps one already registered. */
@@ -77,6 +84,12 @@ export class Bus {
   unclaimedReads = 0;
   unclaimedWrites = 0;
 
+  /**
+   * One byte per port, the value a `sharedRead` port reads as (port bus only). Shared with the
+   * vCPU threads; devices write it through {@link publishRead}.
+   */
+  readonly sharedReads = new Uint8Array(new SharedArrayBuffer(65536));
+
   /** Told after every register/unregister: the vCPU threads' map of claimed ports follows. */
   private readonly changeListeners: (() => void)[] = [];
 
@@ -96,7 +109,7 @@ export class Bus {
     length: number,
     device: BusDevice,
     name: string,
-    options: { posted?: boolean } = {},
+    options: { posted?: boolean; sharedRead?: boolean } = {},
   ): void {
     if (!Number.isSafeInteger(base) || !Number.isSafeInteger(length) || base < 0 || length <= 0) {
       throw new RangeError(
@@ -107,9 +120,21 @@ export class Bus {
     for (const r of this.ranges) {
       if (base < r.base + r.length && r.base < base + length) throw new BusConflictError(wanted, r);
     }
-    this.ranges.push({ base, length, name, device, ...(options.posted ? { posted: true } : {}) });
+    this.ranges.push({
+      base,
+      length,
+      name,
+      device,
+      ...(options.posted ? { posted: true } : {}),
+      ...(options.sharedRead ? { sharedRead: true } : {}),
+    });
     this.ranges.sort((a, b) => a.base - b.base);
     this.changed();
+  }
+
+  /** The value a `sharedRead` port reads as from now on (written before any vCPU reads it). */
+  publishRead(port: number, value: number): void {
+    Atomics.store(this.sharedReads, port, value & 0xff);
   }
 
   unregister(base: number): void {

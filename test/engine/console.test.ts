@@ -68,7 +68,14 @@ describe('console window (real KVM, Chromium)', () => {
     const serial = (): string => (existsSync(serialLog) ? readFileSync(serialLog, 'utf8') : '');
     const until = async (what: string, probe: () => boolean | Promise<boolean>, ms = 300_000) => {
       const deadline = Date.now() + ms;
+      let nextProgress = Date.now() + 60_000;
       while (!(await probe())) {
+        if (Date.now() > nextProgress) {
+          // A line a minute: where the guest is (and the nested harness sees the run alive).
+          const last = serial().trimEnd().split('\n').at(-1) ?? '';
+          console.log(`console: still waiting for ${what}; serial ends with: ${last.slice(-100)}`);
+          nextProgress = Date.now() + 60_000;
+        }
         if (Date.now() > deadline) {
           await shot(page, `console-timeout-${what.replace(/\W+/g, '-')}`).catch(() => {});
           const hostLog = path.join(home, 'Live', 'Logs', 'vm-host.log');

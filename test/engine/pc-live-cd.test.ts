@@ -1,14 +1,17 @@
 /**
  * A live CD on the PC machine (real KVM): the busybox ISO (test/fixtures/busybox-iso.mjs) in the
- * optical drive of a firmware-boot VM started through the control plane. SeaBIOS boots isolinux
- * from the ATAPI CD-ROM; Linux (Debian's kernel) then finds the drive itself through ata_piix on
- * the PIIX3 IDE function (/dev/sr0, readable to its end, mountable as ISO 9660) and the VESA
- * framebuffer the BIOS set up (vga=788), and reports over COM1. The host's ACPI shutdown
- * (`vm.shutdown`) reaches the guest as a power-button event through the ACPI tables SeaBIOS
- * installed from fw_cfg, and the guest powers off through ACPI S5. On the way, `vireo modifyvm
- * --cdrom` swaps the disc while the guest runs, and the guest reads the new disc's volume ID.
+ * optical drive of a firmware-boot VM started through the control plane, with a virtio disk.
+ * SeaBIOS boots isolinux from the ATAPI CD-ROM; Linux (Debian's kernel) then finds the drive
+ * itself through ata_piix on the PIIX3 IDE function (/dev/sr0 by bus-master DMA, readable to its
+ * end, mountable as ISO 9660), the VESA framebuffer the BIOS set up (vga=788), and the disk as
+ * virtio-blk on virtio-pci with MSI-X (/dev/vda: a marker written, flushed and read back, the
+ * whole disk read), and reports over COM1. The host's ACPI shutdown (`vm.shutdown`) reaches the
+ * guest as a power-button event through the ACPI tables SeaBIOS installed from fw_cfg, and the
+ * guest powers off through ACPI S5; the marker is then in the image and qemu-img finds it
+ * clean. On the way, `vireo modifyvm --cdrom` swaps the disc while the guest runs, and the
+ * guest reads the new disc's volume ID.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -30,6 +33,10 @@ describe('PC machine with a live CD (real KVM)', () => {
     };
     cli('createvm', '--name', 'Live', '--ostype', 'debian-12', '--memory', '512');
     cli('modifyvm', 'Live', '--cdrom', iso, '--boot', 'cdrom');
+    // A virtio disk: virtio-blk on virtio-pci (MSI-X), which the guest writes and reads.
+    const disk = path.join(home, 'data.qcow2');
+    cli('createmedium', 'disk', '--filename', disk, '--size', '64');
+    cli('modifyvm', 'Live', '--attach-disk', disk, '--disk-bus', 'virtio');
     const plane = await createControlPlane({ home, mode: 'browser', watch: false });
     try {
       const vm = await plane.handlers['vm.get']({ id: 'Live' });
@@ -39,7 +46,15 @@ describe('PC machine with a live CD (real KVM)', () => {
         Buffer.from(sup.serialScrollback(started.folder) ?? []).toString('utf8');
       const until = async (what: string, probe: () => boolean, ms = 300_000) => {
         const deadline = Date.now() + ms;
+        let nextProgress = Date.now() + 60_000;
         while (!probe()) {
+          if (Date.now() > nextProgress) {
+            const last = serial().trimEnd().split('\n').at(-1) ?? '';
+            console.log(
+              `pc-live-cd: still waiting for ${what}; serial ends with: ${last.slice(-100)}`,
+            );
+            nextProgress = Date.now() + 60_000;
+          }
           if (Date.now() > deadline)
             throw new Error(`timed out waiting for ${what}\n${serial().slice(-3000)}`);
           await new Promise((r) => setTimeout(r, 500));
@@ -65,6 +80,19 @@ describe('PC machine with a live CD (real KVM)', () => {
       );
       expect(text).toMatch(/vireo-cd: .*boot .*isolinux .*payload\.bin/);
       expect(text).toMatch(/scsi.*CD-ROM .*VIREO/);
+      // ata_piix found the PIIX3's bus-master block (BAR4) and runs the CD-ROM by DMA.
+      expect(text).toMatch(/ata2: PATA max MWDMA2 cmd 0x170 ctl 0x376 bmdma 0x[0-9a-f]+ irq 15/);
+      expect(text).toMatch(/ata2\.00: configured for MWDMA2/);
+      // virtio-blk on virtio-pci: Linux's virtio_pci found it, with MSI-X interrupts.
+      expect(text).toMatch(/virtio_blk virtio\d+: \[vda\] 131072 512-byte logical blocks/);
+      expect(text).toContain('vireo-vda-readback: vireo-virtio-pci-marker');
+      expect(text).toMatch(/vireo-vda-irq: PCI-MSI/);
+      const vda = /vireo-vda: bytes=(\d+) start=([\d.]+) end=([\d.]+)/.exec(text);
+      expect(vda, text.slice(-2000)).not.toBeNull();
+      expect(Number(vda![1])).toBe(64 * 1024 * 1024);
+      console.log(
+        `pc-live-cd: /dev/vda (virtio-pci) read at ${(64 / (Number(vda![3]) - Number(vda![2]))).toFixed(1)} MiB/s in the guest`,
+      );
 
       // Live medium change from another process (the CLI reaches the VM host's control
       // socket): the guest sees the new disc's volume ID, then an empty drive.
@@ -107,6 +135,20 @@ describe('PC machine with a live CD (real KVM)', () => {
         state = (await plane.handlers['vm.get']({ id: vm.id })).state;
       }
       expect(state).toBe('powered-off');
+      // What the guest wrote and flushed through virtio-pci is in the image, which qemu-img
+      // finds consistent.
+      const check = spawnSync('qemu-img', ['check', disk], { encoding: 'utf8' });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      const raw = path.join(home, 'data.raw');
+      const converted = spawnSync('qemu-img', ['convert', '-O', 'raw', disk, raw], {
+        encoding: 'utf8',
+      });
+      expect(converted.status, converted.stderr).toBe(0);
+      expect(
+        readFileSync(raw)
+          .subarray(512, 512 + 23)
+          .toString('latin1'),
+      ).toBe('vireo-virtio-pci-marker');
     } finally {
       await plane.close();
     }

@@ -342,6 +342,36 @@ describe('IDE bus-master DMA', () => {
     );
   });
 
+  it('publishes the alternate status on every change, for the vCPU thread to answer', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vireo-bm-'));
+    const file = path.join(dir, 'd.qcow2');
+    await createImage({ path: file, format: 'qcow2', size: MiB });
+    const published: number[] = [];
+    const channel = new IdeChannel({
+      irq: new IrqRecorder(),
+      drives: [new AtaDisk(await openImage(file)), undefined],
+      publishAltStatus: (v) => published.push(v),
+    });
+    const alt = () => readPort(channel.controlPorts, 0);
+    expect(published.at(-1)).toBe(alt());
+    writePort(channel.commandPorts, 6, 0xe0);
+    writePort(channel.commandPorts, 2, 2);
+    writePort(channel.commandPorts, 7, 0x20); // READ SECTORS: BSY while the image reads
+    expect(published.at(-1)! & STATUS_BSY).toBe(STATUS_BSY);
+    for (let i = 0; i < 1000 && alt() & STATUS_BSY; i++) await new Promise((r) => setImmediate(r));
+    // The asynchronous completion (DRQ for the first sector) was published too.
+    expect(published.at(-1)).toBe(alt());
+    expect(alt() & STATUS_DRQ).toBe(STATUS_DRQ);
+    const sector = new Uint8Array(512);
+    channel.commandPorts.readString!(0, 2, sector);
+    for (let i = 0; i < 1000 && alt() & STATUS_BSY; i++) await new Promise((r) => setImmediate(r));
+    expect(published.at(-1)).toBe(alt());
+    // Selecting the absent drive 1 reads 0, and that is what is published.
+    writePort(channel.commandPorts, 6, 0xf0);
+    expect(alt()).toBe(0);
+    expect(published.at(-1)).toBe(0);
+  });
+
   it('a command waits for Start, and a channel reset drops a transfer not yet started', async () => {
     const t = await setup('disk');
     writePrdTable(t.ram.bytes, 0x1000, [[0x10000, 512]]);

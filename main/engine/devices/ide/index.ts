@@ -120,6 +120,12 @@ export interface IdeChannelOptions {
   onRead?: (bytes: number) => void;
   /** The channel's bus-master DMA engine (PIIX3 BAR4); without one the channel is PIO only. */
   busMaster?: BusMasterChannel;
+  /**
+   * Told the alternate status after every change, so a machine can let the vCPU thread answer
+   * its reads from shared memory (bus.ts `sharedRead`): it has no read side effects (§7.3),
+   * and firmware polls it between every 2 KiB PIO block.
+   */
+  publishAltStatus?: (value: number) => void;
 }
 
 export class IdeChannel {
@@ -144,6 +150,7 @@ export class IdeChannel {
   private generation = 0;
   private readonly onRead: ((bytes: number) => void) | undefined;
   private readonly busMaster: BusMasterChannel | undefined;
+  private readonly publishAltStatus: ((value: number) => void) | undefined;
   /** The multiword DMA mode SET FEATURES selected per drive, or -1 (IDENTIFY word 63 15:8). */
   private readonly dmaMode: [number, number] = [-1, -1];
   /** The device and control port blocks to put on the port bus. */
@@ -155,12 +162,17 @@ export class IdeChannel {
     this.drives = options.drives;
     this.onRead = options.onRead;
     this.busMaster = options.busMaster;
+    this.publishAltStatus = options.publishAltStatus;
+    // Every access may change the status or the selected drive: the published alternate status
+    // follows (asynchronous completions publish through setInterrupt).
     this.commandPorts = {
       read: (offset, data) => {
         this.readCommand(offset, data);
+        this.publish();
       },
       write: (offset, data) => {
         this.writeCommand(offset, data);
+        this.publish();
       },
       // `rep insw`/`rep outsw` on the data register: the whole string in one call.
       readString: (offset, size, data) => {
@@ -168,19 +180,29 @@ export class IdeChannel {
         else
           for (let i = 0; i < data.length; i += size)
             this.readCommand(offset, data.subarray(i, i + size));
+        this.publish();
       },
       writeString: (offset, size, data) => {
         if (offset === 0) this.writeData(data);
         else
           for (let i = 0; i < data.length; i += size)
             this.writeCommand(offset, data.subarray(i, i + size));
+        this.publish();
       },
     };
     this.controlPorts = {
       read: (_offset, data) => data.fill(this.currentStatus()),
-      write: (_offset, data) => this.writeControl(data[0]!),
+      write: (_offset, data) => {
+        this.writeControl(data[0]!);
+        this.publish();
+      },
     };
     this.resetDrives();
+    this.publish();
+  }
+
+  private publish(): void {
+    this.publishAltStatus?.(this.currentStatus());
   }
 
   private get selected(): 0 | 1 {
@@ -198,6 +220,7 @@ export class IdeChannel {
   private setInterrupt(pending: boolean): void {
     this.interruptPending = pending;
     if (pending) this.busMaster?.noteInterrupt();
+    this.publish();
     const level = pending && !(this.control & CONTROL_NIEN);
     if (level !== this.lineLevel) {
       this.lineLevel = level;

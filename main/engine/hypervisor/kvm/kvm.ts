@@ -70,7 +70,7 @@ import {
   type CpuidEntry,
 } from './kvm-structs.js';
 import { O_CLOEXEC, O_RDWR, SIGUSR2, SyscallError, addressOf, check, libc } from './libc.js';
-import { PORT_CLAIMED, PORT_POSTED } from './vcpu-protocol.js';
+import { PORT_CLAIMED, PORT_POSTED, PORT_SHARED_READ } from './vcpu-protocol.js';
 import type { VcpuWorkerData, VcpuWorkerMessage } from './vcpu-protocol.js';
 
 /**
@@ -323,6 +323,7 @@ export class KvmVm implements Vm {
         initialState: options.initialStates[index],
         mailbox: mailbox.buffer,
         claimedPorts: this.claimedPorts,
+        sharedReads: options.buses.ports.sharedReads.buffer,
         sharedInterruptStatus: options.buses.mmio.sharedInterruptStatus.map((r) => ({ ...r })),
         postedMmio: options.buses.mmio
           .list()
@@ -425,7 +426,11 @@ export class KvmVm implements Vm {
   private markClaimedPorts(ports: Bus): void {
     const next = new Uint8Array(65536);
     for (const r of ports.list())
-      next.fill(r.posted ? PORT_POSTED : PORT_CLAIMED, r.base, Math.min(r.base + r.length, 65536));
+      next.fill(
+        r.posted ? PORT_POSTED : r.sharedRead ? PORT_SHARED_READ : PORT_CLAIMED,
+        r.base,
+        Math.min(r.base + r.length, 65536),
+      );
     const claimed = new Uint8Array(this.claimedPorts);
     for (let port = 0; port < 65536; port++)
       if (claimed[port] !== next[port]) claimed[port] = next[port]!;

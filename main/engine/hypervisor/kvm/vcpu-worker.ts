@@ -87,7 +87,7 @@ import {
 } from './kvm-abi.js';
 import { decodeRegs, decodeSregs, encodeMsrs, patchRegs, patchSregs } from './kvm-structs.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE, SyscallError, check, libc } from './libc.js';
-import { PORT_POSTED } from './vcpu-protocol.js';
+import { PORT_POSTED, PORT_SHARED_READ } from './vcpu-protocol.js';
 import type { VcpuWorkerData, VcpuWorkerMessage } from './vcpu-protocol.js';
 
 const data = workerData as VcpuWorkerData;
@@ -96,6 +96,7 @@ const c = libc();
 const mailbox = createMailbox(data.mailbox);
 const words = mailbox.words;
 const claimedPorts = new Uint8Array(data.claimedPorts);
+const sharedReads = new Uint8Array(data.sharedReads);
 /** With VIREO_TRACE_EXITS every port exit goes to the device thread, so the trace sees it. */
 if (process.env.VIREO_TRACE_EXITS) claimedPorts.fill(1);
 
@@ -285,6 +286,14 @@ function runLoop(): void {
           break;
         }
         flushPosted();
+        if (claimedPorts[ioPort] === PORT_SHARED_READ && !isWrite && bytes === 1) {
+          // A register without read side effects the device keeps current in shared memory
+          // (an IDE alternate status, polled between PIO blocks): no round trip.
+          words[MB_LOCAL_EXITS] = (words[MB_LOCAL_EXITS]! + 1) | 0;
+          pageData[0] = Atomics.load(sharedReads, ioPort);
+          c.copyToNative(dataAddress, pageData, 1);
+          break;
+        }
         if (claimedPorts[ioPort] === 0) {
           // No device decodes this port: reads float high, writes vanish (no round trip).
           words[MB_LOCAL_EXITS] = (words[MB_LOCAL_EXITS]! + 1) | 0;

@@ -358,18 +358,29 @@ export function assemblePcMachine(
     irq: callbacks.irq(IDE_PRIMARY.irq),
     drives: [ataDisks[0], ataDisks[1]],
     busMaster: busMasters[0],
+    publishAltStatus: (v) => ports.publishRead(IDE_PRIMARY.controlBase, v),
   });
   const secondary = new IdeChannel({
     irq: callbacks.irq(IDE_SECONDARY.irq),
     drives: [cdrom, ataDisks[2]],
     busMaster: busMasters[1],
+    publishAltStatus: (v) => ports.publishRead(IDE_SECONDARY.controlBase, v),
   });
   for (const [channel, at, name] of [
     [primary, IDE_PRIMARY, 'IDE primary'],
     [secondary, IDE_SECONDARY, 'IDE secondary'],
   ] as const) {
     ports.register(at.commandBase, IDE_COMMAND_PORT_COUNT, channel.commandPorts, name);
-    ports.register(at.controlBase, IDE_CONTROL_PORT_COUNT, channel.controlPorts, `${name} control`);
+    // Alternate status reads are answered by the vCPU thread from the published byte.
+    ports.register(
+      at.controlBase,
+      IDE_CONTROL_PORT_COUNT,
+      channel.controlPorts,
+      `${name} control`,
+      {
+        sharedRead: true,
+      },
+    );
   }
 
   // virtio disks: virtio-blk on a virtio-pci function each, slots 4, 5, ... Their virtqueues
