@@ -15,18 +15,21 @@
  * fw_cfg gives SeaBIOS the e820 map (`etc/e820`), the RAM size and the CPU count.
  *
  * PCI bus 0 (configuration mechanism #1 at 0xCF8), as QEMU's `-M pc -vga std` numbers it:
- *   00:00.0 i440FX host bridge, 00:01.0 PIIX3 ISA bridge, 00:01.1 PIIX3 IDE (legacy ports;
- *   the CD-ROM is the secondary channel's master, where QEMU's `-cdrom` puts it),
- *   00:02.0 standard VGA 1234:1111 (BAR0 the framebuffer, BAR2 its registers, the option ROM
- *   vgabios-stdvga.bin). SeaBIOS assigns the BARs; a BAR the guest places becomes a KVM memory
- *   slot (framebuffer, ROM: no exits) or a range on the MMIO bus (registers).
+ *   00:00.0 i440FX host bridge, 00:01.0 PIIX3 ISA bridge (PIRQ routes for INTx), 00:01.1 PIIX3
+ *   IDE (legacy ports, BAR4 bus-master DMA; the CD-ROM is the secondary channel's master, where
+ *   QEMU's `-cdrom` puts it), 00:02.0 standard VGA 1234:1111 (BAR0 the framebuffer, BAR2 its
+ *   registers, the option ROM vgabios-stdvga.bin), 00:04.0 and up: virtio-blk disks on
+ *   virtio-pci (BAR4 the virtio structures, BAR1 the MSI-X table). SeaBIOS assigns the BARs; a
+ *   BAR the guest places becomes a KVM memory slot (framebuffer, ROM: no exits), a range on the
+ *   MMIO bus (registers) or on the port bus (the bus master).
  *
  * ACPI tables (DSDT, FADT on the ACPI PM block, MADT, XSDT, RSDP) reach SeaBIOS over fw_cfg's
  * table-loader (./acpi.ts), so the host's "ACPI shutdown" is a power button press the guest
  * sees; the boot order is the `bootorder` file.
  *
- * NOT BUILT YET (issue "The PC machine"): PCI interrupt routing in the DSDT (_PRT; no PCI device
- * here raises INTx yet), virtio on PCI, PS/2 typematic repeat.
+ * NOT BUILT YET (issue "The PC machine"): PCI interrupt routing in the DSDT (_PRT: Linux routes
+ * a virtio disk's INTx from the interrupt line SeaBIOS wrote, and uses MSI-X anyway), PS/2
+ * typematic repeat.
  *
  * Runtime: engine (device thread).
  */
