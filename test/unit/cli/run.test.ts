@@ -67,6 +67,19 @@ describe('vireo run validation', () => {
     expect(vireoRun('--kernel', kernel, '--reboot-action', 'halt').stderr).toContain(
       '--reboot-action must be reset or exit',
     );
+    const badBus = vireoRun('--disk', kernel, '--disk-bus', 'scsi');
+    expect(badBus.status).toBe(2);
+    expect(badBus.stderr).toContain('--disk-bus wants ide or virtio, not "scsi"');
+    expect(vireoRun('--kernel', kernel, '--disk-bus', 'virtio').stderr).toContain(
+      '--disk-bus is for the PC machine',
+    );
+    // Four IDE disks do not fit the IDE controller; four virtio disks pass the usage checks
+    // (and then stop at the missing ISO, exit 1, before any VM exists).
+    const disks = ['--disk', kernel, '--disk', kernel, '--disk', kernel, '--disk', kernel];
+    expect(vireoRun(...disks).stderr).toContain('the PC machine takes at most 3 disks');
+    const virtio = vireoRun(...disks, '--disk-bus', 'virtio', '--cdrom', '/no/such.iso');
+    expect(virtio.status).toBe(1);
+    expect(virtio.stderr).toContain('/no/such.iso does not exist');
   });
 
   it('refuses a PC launch that cannot start, before any VM exists (exit 1)', () => {
