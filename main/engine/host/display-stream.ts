@@ -31,6 +31,13 @@ export const DISPLAY_TICK_MS = 16;
  */
 export const DISPLAY_IDLE_TICK_MS = 100;
 const IDLE_AFTER_TICKS = 30;
+/**
+ * Rendering and encoding run on the device thread, which also answers the vCPUs' exits: the
+ * next look waits at least this many times as long as the last one took, so the display takes
+ * at most a fifth of that thread and a slow host (nested KVM under emulation, where one 800x600
+ * look took ~40 ms) gets fewer frames rather than a stalled guest.
+ */
+export const DISPLAY_MAX_SHARE_FACTOR = 4;
 /** More pending rectangles than this are merged into their bounding box. */
 const MAX_PENDING_RECTS = 24;
 
@@ -59,9 +66,26 @@ export class DisplayHub {
   private last: DisplayFrame | undefined;
   /** Ticks in a row that found nothing to send. */
   private idleTicks = 0;
+  /** How long the last tick took (render and encode), and when it ended (performance.now()). */
+  private lastTickMs = 0;
+  private lastTickEnd = 0;
 
-  /** `source()` is the current machine's display (it changes across guest resets) or null. */
-  constructor(private readonly source: () => DisplaySource | null) {}
+  /**
+   * `source()` is the current machine's display (it changes across guest resets) or null.
+   * `maxShareFactor` is {@link DISPLAY_MAX_SHARE_FACTOR} unless given (0: no pacing).
+   */
+  constructor(
+    private readonly source: () => DisplaySource | null,
+    private readonly maxShareFactor = DISPLAY_MAX_SHARE_FACTOR,
+  ) {}
+
+  /** Milliseconds the pacing still asks to wait before the next look (0: look now). */
+  private pacingLeft(): number {
+    return Math.max(
+      0,
+      this.lastTickEnd + this.lastTickMs * this.maxShareFactor - performance.now(),
+    );
+  }
 
   get viewerCount(): number {
     return this.viewers.size;
@@ -81,7 +105,9 @@ export class DisplayHub {
     const state = this.viewers.get(viewer);
     if (!state) return;
     state.waiting = true;
-    this.tick();
+    // Right away unless the last look was recent and slow: then the scheduled look serves it.
+    if (this.pacingLeft() > 0) this.schedule();
+    else this.tick();
   }
 
   /** Input from a viewer: the screen is about to change, so look at it at full rate again. */
@@ -96,7 +122,10 @@ export class DisplayHub {
 
   private schedule(): void {
     if (this.timer || ![...this.viewers.values()].some((v) => v.waiting)) return;
-    const delay = this.idleTicks >= IDLE_AFTER_TICKS ? DISPLAY_IDLE_TICK_MS : DISPLAY_TICK_MS;
+    const delay = Math.max(
+      this.idleTicks >= IDLE_AFTER_TICKS ? DISPLAY_IDLE_TICK_MS : DISPLAY_TICK_MS,
+      this.pacingLeft(),
+    );
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.tick();
@@ -124,6 +153,9 @@ export class DisplayHub {
 
   private tick(): void {
     if (![...this.viewers.values()].some((v) => v.waiting)) return this.stop();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const started = performance.now();
     const frame = this.render();
     if (!frame) return this.schedule();
     let sent = false;
@@ -141,6 +173,8 @@ export class DisplayHub {
       sent = true;
     }
     this.idleTicks = sent ? 0 : this.idleTicks + 1;
+    this.lastTickEnd = performance.now();
+    this.lastTickMs = this.lastTickEnd - started;
     this.schedule();
   }
 

@@ -63,7 +63,7 @@ describe('DisplayHub', () => {
     const vga = vbeVga();
     paint(vga, 0, 0, W, H, 0x00336699);
     const renderer = new VgaRenderer(vga);
-    const hub = new DisplayHub(() => renderer);
+    const hub = new DisplayHub(() => renderer, 0);
     cleanups.push(() => hub.stop());
     const a = collector();
     hub.attach(a);
@@ -95,7 +95,7 @@ describe('DisplayHub', () => {
   it('keeps every viewer’s changes: a screenshot or another viewer does not take them', () => {
     const vga = vbeVga();
     const renderer = new VgaRenderer(vga);
-    const hub = new DisplayHub(() => renderer);
+    const hub = new DisplayHub(() => renderer, 0);
     cleanups.push(() => hub.stop());
     const a = collector();
     const b = collector();
@@ -116,9 +116,51 @@ describe('DisplayHub', () => {
     }
   });
 
+  it('paces looks by their cost: a slow renderer gets at most a fifth of the device thread', async () => {
+    const vga = vbeVga();
+    const renderer = new VgaRenderer(vga);
+    let renders = 0;
+    // A source whose every look takes 20 ms (as an 800x600 look did on nested KVM under TCG).
+    const slow = {
+      renderFrame: () => {
+        renders++;
+        const until = performance.now() + 20;
+        while (performance.now() < until);
+        return renderer.renderFrame();
+      },
+    } as unknown as VgaRenderer;
+    const hub = new DisplayHub(() => slow);
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    hub.attach(a);
+    hub.request(a);
+    expect(a.updates).toHaveLength(1);
+    // The viewer asks again at once and the screen changes: no look right away (the last one
+    // took >= 20 ms, so the next waits >= 80 ms) ...
+    paint(vga, 0, 0, 10, 10, 0x00ff0000);
+    hub.request(a);
+    expect(renders).toBe(1);
+    // ... but it comes, with the change.
+    const started = performance.now();
+    while (a.updates.length < 2 && performance.now() - started < 2000)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(a.updates).toHaveLength(2);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(50);
+    // Over half a second of constant changes and requests, at most one look per ~100 ms.
+    const before = renders;
+    const window = performance.now();
+    while (performance.now() - window < 500) {
+      paint(vga, 0, 0, 10, 10, renders & 1 ? 0x00ff0000 : 0x0000ff00);
+      hub.request(a);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(renders - before).toBeLessThanOrEqual(6);
+    expect(renders - before).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses malformed updates when decoding', () => {
     const vga = vbeVga();
-    const hub = new DisplayHub(() => new VgaRenderer(vga));
+    const hub = new DisplayHub(() => new VgaRenderer(vga), 0);
     cleanups.push(() => hub.stop());
     const a = collector();
     hub.attach(a);
@@ -137,7 +179,7 @@ describe('display stream over the control socket and the browser relay', () => {
     const vga = vbeVga();
     paint(vga, 0, 0, W, H, 0x00102030);
     const renderer = new VgaRenderer(vga);
-    const hub = new DisplayHub(() => renderer);
+    const hub = new DisplayHub(() => renderer, 0);
     const keys: [string, boolean][] = [];
     const socketPath = path.join(dir, 'vm.sock');
     const close = await serveControlSocket(socketPath, {
