@@ -34,10 +34,11 @@ export interface BusRange {
    */
   readonly posted?: boolean;
   /**
-   * Single-byte reads are answered by the vCPU thread from {@link Bus.sharedReads} without a
-   * round trip; the device keeps that byte current with {@link Bus.publishRead} and must have
-   * no read side effects at these ports (an IDE alternate status register). Writes and wider
-   * reads still reach the device.
+   * Single-byte reads of a port whose value the device has published ({@link Bus.publishRead})
+   * are answered by the vCPU thread from {@link Bus.sharedReads} without a round trip. The
+   * device publishes only while reading has no side effect (an IDE alternate status; a UART's
+   * LSR with no error bits to clear) and withdraws the value otherwise. Writes, wider reads and
+   * unpublished ports still reach the device.
    */
   readonly sharedRead?: boolean;
 }
@@ -76,6 +77,9 @@ export interface SharedInterruptStatus {
   gsi: number;
 }
 
+/** The flag in {@link Bus.sharedReads} that says the entry holds the port's value. */
+export const SHARED_READ_VALID = 0x100;
+
 export class Bus {
   private readonly ranges: BusRange[] = [];
   /** Registers the vCPU thread may answer from shared memory (MMIO bus only). */
@@ -85,10 +89,11 @@ export class Bus {
   unclaimedWrites = 0;
 
   /**
-   * One byte per port, the value a `sharedRead` port reads as (port bus only). Shared with the
-   * vCPU threads; devices write it through {@link publishRead}.
+   * One entry per port (port bus only): {@link SHARED_READ_VALID} plus the byte a `sharedRead`
+   * port reads as, or 0 when the device wants the read itself. Shared with the vCPU threads;
+   * devices write it through {@link publishRead}.
    */
-  readonly sharedReads = new Uint8Array(new SharedArrayBuffer(65536));
+  readonly sharedReads = new Uint16Array(new SharedArrayBuffer(65536 * 2));
 
   /** Told after every register/unregister: the vCPU threads' map of claimed ports follows. */
   private readonly changeListeners: (() => void)[] = [];
@@ -132,9 +137,16 @@ export class Bus {
     this.changed();
   }
 
-  /** The value a `sharedRead` port reads as from now on (written before any vCPU reads it). */
-  publishRead(port: number, value: number): void {
-    Atomics.store(this.sharedReads, port, value & 0xff);
+  /**
+   * The value a `sharedRead` port reads as from now on, or undefined: reads go to the device
+   * (it has a read side effect to apply).
+   */
+  publishRead(port: number, value: number | undefined): void {
+    Atomics.store(
+      this.sharedReads,
+      port,
+      value === undefined ? 0 : SHARED_READ_VALID | (value & 0xff),
+    );
   }
 
   unregister(base: number): void {

@@ -4,11 +4,12 @@
  * SeaBIOS boots isolinux from the ATAPI CD-ROM; Linux (Debian's kernel) then finds the drive
  * itself through ata_piix on the PIIX3 IDE function (/dev/sr0 by bus-master DMA, readable to its
  * end, mountable as ISO 9660), the VESA framebuffer the BIOS set up (vga=788), and the disk as
- * virtio-blk on virtio-pci with MSI-X (/dev/vda: a marker written, flushed and read back, the
- * whole disk read), and reports over COM1. The host's ACPI shutdown (`vm.shutdown`) reaches the
+ * virtio-blk on virtio-pci with MSI-X (/dev/vda: a small system installed onto it, a marker
+ * written, flushed and read back, the whole disk read), and reports over COM1. The host's ACPI shutdown (`vm.shutdown`) reaches the
  * guest as a power-button event through the ACPI tables SeaBIOS installed from fw_cfg, and the
- * guest powers off through ACPI S5; the marker is then in the image and qemu-img finds it
- * clean. On the way, `vireo modifyvm --cdrom` swaps the disc while the guest runs, and the
+ * guest powers off through ACPI S5; the marker and the system are then in the image and
+ * qemu-img finds it clean. Started again without the disc, the VM boots the installed system
+ * from the disk alone (SeaBIOS reading virtio-blk), which says so and powers off. On the way, `vireo modifyvm --cdrom` swaps the disc while the guest runs, and the
  * guest reads the new disc's volume ID.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createControlPlane } from '../../main/control/index.js';
 import { ensureBusyboxIso } from '../fixtures/busybox-iso.mjs';
+import { ensureInstalledSystemImage, INSTALLED_MARKER } from '../fixtures/installed-system.mjs';
 
 const home = mkdtempSync(path.join(os.tmpdir(), 'vireo-live-cd-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -85,6 +87,7 @@ describe('PC machine with a live CD (real KVM)', () => {
       expect(text).toMatch(/ata2\.00: configured for MWDMA2/);
       // virtio-blk on virtio-pci: Linux's virtio_pci found it, with MSI-X interrupts.
       expect(text).toMatch(/virtio_blk virtio\d+: \[vda\] 131072 512-byte logical blocks/);
+      expect(text).toContain('vireo-installed: 10485760 bytes');
       expect(text).toContain('vireo-vda-readback: vireo-virtio-pci-marker');
       expect(text).toMatch(/vireo-vda-irq: PCI-MSI/);
       const vda = /vireo-vda: bytes=(\d+) start=([\d.]+) end=([\d.]+)/.exec(text);
@@ -144,11 +147,29 @@ describe('PC machine with a live CD (real KVM)', () => {
         encoding: 'utf8',
       });
       expect(converted.status, converted.stderr).toBe(0);
-      expect(
-        readFileSync(raw)
-          .subarray(512, 512 + 23)
-          .toString('latin1'),
-      ).toBe('vireo-virtio-pci-marker');
+      const written = readFileSync(raw);
+      expect(written.subarray(120000 * 512, 120000 * 512 + 23).toString('latin1')).toBe(
+        'vireo-virtio-pci-marker',
+      );
+      // The installed system is the image, byte for byte, from sector 0.
+      const { image } = ensureInstalledSystemImage();
+      const system = readFileSync(image);
+      expect(written.subarray(0, system.length).equals(system)).toBe(true);
+
+      // ... and boots by itself: no disc, the disk first, SeaBIOS reading it over virtio-pci.
+      cli('modifyvm', 'Live', '--cdrom', 'none', '--boot', 'disk');
+      const again = await plane.handlers['vm.start']({ id: vm.id });
+      const serialAgain = (): string =>
+        Buffer.from(sup.serialScrollback(again.folder) ?? []).toString('utf8');
+      await until('the installed system up from the disk', () =>
+        serialAgain().includes(INSTALLED_MARKER),
+      );
+      let after = (await plane.handlers['vm.get']({ id: vm.id })).state;
+      for (const end = Date.now() + 60_000; after !== 'powered-off' && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 500));
+        after = (await plane.handlers['vm.get']({ id: vm.id })).state;
+      }
+      expect(after).toBe('powered-off');
     } finally {
       await plane.close();
     }

@@ -110,6 +110,31 @@ describe('serial16550', () => {
     expect(u.rd(UART_LSR) & LSR_DR).toBe(0);
   });
 
+  it('publishes LSR for the vCPU thread while a read has no side effect, and withdraws it', () => {
+    const published: (number | undefined)[] = [];
+    const dev = new Serial16550({
+      irq: new IrqRecorder(),
+      onTransmit: () => {},
+      publishLsr: (v) => published.push(v),
+    });
+    const rd = (reg: number) => readPort(dev, reg);
+    const wr = (reg: number, v: number) => writePort(dev, reg, v);
+    expect(published.at(-1)).toBe(rd(UART_LSR));
+    dev.receive(Uint8Array.of(0x41)); // host input: DR
+    expect(published.at(-1)! & LSR_DR).toBe(LSR_DR);
+    expect(published.at(-1)).toBe(rd(UART_LSR));
+    rd(UART_RBR_THR_DLL);
+    expect(published.at(-1)! & LSR_DR).toBe(0);
+    // An overrun leaves an error bit that a read must clear: not published, until read.
+    wr(UART_IIR_FCR, FCR_ENABLE);
+    wr(UART_MCR, MCR_LOOP);
+    for (let i = 0; i < UART_FIFO_SIZE + 1; i++) wr(UART_RBR_THR_DLL, i);
+    expect(published.at(-1)).toBeUndefined();
+    expect(rd(UART_LSR) & LSR_OE).toBe(LSR_OE);
+    expect(published.at(-1)).toBe(rd(UART_LSR));
+    expect(published.at(-1)! & LSR_OE).toBe(0);
+  });
+
   it('overruns in loopback when the FIFO is full and reports OE once', () => {
     const u = uart();
     u.wr(UART_IIR_FCR, FCR_ENABLE);

@@ -103,6 +103,13 @@ export interface Serial16550Options {
   irq: IrqLine;
   /** Bytes the guest transmitted (never called in loopback). */
   onTransmit: (byte: number) => void;
+  /**
+   * Told LSR's value after every change while reading it has no side effect (no error bit to
+   * clear), undefined otherwise: a machine can let the vCPU thread answer LSR reads from
+   * shared memory (bus.ts `sharedRead`). Linux's console polls LSR before every byte it
+   * writes, so this halves the exits of a boot log.
+   */
+  publishLsr?: (value: number | undefined) => void;
 }
 
 export class Serial16550 implements BusDevice {
@@ -130,17 +137,30 @@ export class Serial16550 implements BusDevice {
   private thrEmptyInterrupt = false;
   private irqLevel = false;
 
+  private readonly publishLsr: ((value: number | undefined) => void) | undefined;
+
   constructor(options: Serial16550Options) {
     this.irq = options.irq;
     this.onTransmit = options.onTransmit;
+    this.publishLsr = options.publishLsr;
+    this.publish();
   }
 
   read(offset: number, data: Uint8Array): void {
     readBytes(offset, data, UART_REGISTER_COUNT, (at) => this.readRegister(at));
+    this.publish();
   }
 
   write(offset: number, data: Uint8Array): void {
     writeBytes(offset, data, UART_REGISTER_COUNT, (at, value) => this.writeRegister(at, value));
+    this.publish();
+  }
+
+  /** LSR as a read would return it, when that read would change nothing (see publishLsr). */
+  private publish(): void {
+    if (!this.publishLsr) return;
+    if (this.lsrErrors !== 0) return this.publishLsr(undefined);
+    this.publishLsr(LSR_THRE | LSR_TEMT | (this.rxFifo.length > 0 ? LSR_DR : 0));
   }
 
   /**
@@ -157,6 +177,7 @@ export class Serial16550 implements BusDevice {
       this.hostQueueBytes += take;
       this.refillRxFifo();
       this.updateIrq();
+      this.publish();
     }
     return take;
   }

@@ -20,7 +20,7 @@ export interface VcpuWorkerData {
    * {@link PORT_POSTED} (writes batched to the device thread without waiting).
    */
   claimedPorts: SharedArrayBuffer;
-  /** The bytes {@link PORT_SHARED_READ} ports read as (bus.ts Bus.sharedReads). */
+  /** What {@link PORT_SHARED_READ} ports read as, when published (bus.ts Bus.sharedReads). */
   sharedReads: SharedArrayBuffer;
   /** MMIO ranges whose writes are posted, as [start, end) pairs (e.g. virtio QueueNotify). */
   postedMmio: number[];
@@ -35,7 +35,7 @@ export interface VcpuWorkerData {
 
 export const PORT_CLAIMED = 1;
 export const PORT_POSTED = 2;
-/** One-byte reads answered from `sharedReads` in the worker; anything else as claimed. */
+/** One-byte reads answered from `sharedReads` in the worker when published; else as claimed. */
 export const PORT_SHARED_READ = 3;
 
 export type VcpuWorkerMessage =

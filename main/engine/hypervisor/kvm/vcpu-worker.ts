@@ -88,6 +88,7 @@ import {
 import { decodeRegs, decodeSregs, encodeMsrs, patchRegs, patchSregs } from './kvm-structs.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE, SyscallError, check, libc } from './libc.js';
 import { PORT_POSTED, PORT_SHARED_READ } from './vcpu-protocol.js';
+import { SHARED_READ_VALID } from '../../bus.js';
 import type { VcpuWorkerData, VcpuWorkerMessage } from './vcpu-protocol.js';
 
 const data = workerData as VcpuWorkerData;
@@ -96,7 +97,7 @@ const c = libc();
 const mailbox = createMailbox(data.mailbox);
 const words = mailbox.words;
 const claimedPorts = new Uint8Array(data.claimedPorts);
-const sharedReads = new Uint8Array(data.sharedReads);
+const sharedReads = new Uint16Array(data.sharedReads);
 /** With VIREO_TRACE_EXITS every port exit goes to the device thread, so the trace sees it. */
 if (process.env.VIREO_TRACE_EXITS) claimedPorts.fill(1);
 
@@ -286,11 +287,16 @@ function runLoop(): void {
           break;
         }
         flushPosted();
-        if (claimedPorts[ioPort] === PORT_SHARED_READ && !isWrite && bytes === 1) {
-          // A register without read side effects the device keeps current in shared memory
-          // (an IDE alternate status, polled between PIO blocks): no round trip.
+        const shared =
+          claimedPorts[ioPort] === PORT_SHARED_READ && !isWrite && bytes === 1
+            ? Atomics.load(sharedReads, ioPort)
+            : 0;
+        if (shared & SHARED_READ_VALID) {
+          // A register the device keeps current in shared memory while reading it has no side
+          // effect (an IDE alternate status polled between PIO blocks, COM1's LSR polled before
+          // every console byte): no round trip.
           words[MB_LOCAL_EXITS] = (words[MB_LOCAL_EXITS]! + 1) | 0;
-          pageData[0] = Atomics.load(sharedReads, ioPort);
+          pageData[0] = shared & 0xff;
           c.copyToNative(dataAddress, pageData, 1);
           break;
         }

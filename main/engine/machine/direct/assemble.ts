@@ -62,8 +62,10 @@ export function assembleDirectMachine(
     onReset: () => callbacks.onReset(),
     memoryBytes: boot.plan.memoryBytes,
     cpus: options.cpus,
+    publishRead: (port, value) => ports.publishRead(port, value),
   });
-  for (const r of devices.portRanges) ports.register(r.base, r.length, r.device, r.name);
+  for (const r of devices.portRanges)
+    ports.register(r.base, r.length, r.device, r.name, { sharedRead: r.sharedRead ?? false });
   const blockDevices = disks.map((d) => {
     // The device and its transport call each other: completions raise the transport's
     // interrupt, a broken queue sets its NEEDS_RESET.

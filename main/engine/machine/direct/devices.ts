@@ -20,7 +20,7 @@ import type { BusDevice, IrqLine } from '../../bus.js';
 import { ACPI_PM_BASE, ACPI_PM_LENGTH, ACPI_SCI_IRQ, AcpiPm } from '../../devices/acpi-pm/index.js';
 import { CmosRtc, RTC_INDEX_PORT } from '../../devices/cmos-rtc/index.js';
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from '../../devices/i8042/index.js';
-import { Serial16550, UART_REGISTER_COUNT } from '../../devices/serial16550/index.js';
+import { Serial16550, UART_LSR, UART_REGISTER_COUNT } from '../../devices/serial16550/index.js';
 import { directRamRegions } from './memory-map.js';
 
 export const COM1_BASE = 0x3f8;
@@ -34,6 +34,8 @@ export interface PortRange {
   base: number;
   length: number;
   device: BusDevice;
+  /** Register with `sharedRead` (bus.ts): the device publishes side-effect-free reads. */
+  sharedRead?: boolean;
 }
 
 export interface DirectMachineDeviceOptions {
@@ -49,6 +51,8 @@ export interface DirectMachineDeviceOptions {
   cpus: number;
   /** Passed to the RTC: false (UTC) for Linux. */
   rtcLocalTime?: boolean;
+  /** The port bus's Bus.publishRead, for COM1's LSR (answered in the vCPU thread). */
+  publishRead?: (port: number, value: number | undefined) => void;
 }
 
 export interface DirectMachineDevices {
@@ -61,7 +65,11 @@ export interface DirectMachineDevices {
 }
 
 export function createDirectMachineDevices(o: DirectMachineDeviceOptions): DirectMachineDevices {
-  const serial = new Serial16550({ irq: o.irq(COM1_IRQ), onTransmit: o.onSerialOutput });
+  const serial = new Serial16550({
+    irq: o.irq(COM1_IRQ),
+    onTransmit: o.onSerialOutput,
+    publishLsr: (v) => o.publishRead?.(COM1_BASE + UART_LSR, v),
+  });
   const i8042 = new I8042({
     keyboardIrq: o.irq(KEYBOARD_IRQ),
     auxIrq: o.irq(AUX_IRQ),
@@ -85,7 +93,13 @@ export function createDirectMachineDevices(o: DirectMachineDeviceOptions): Direc
     rtc,
     acpiPm,
     portRanges: [
-      { name: 'COM1 (16550A)', base: COM1_BASE, length: UART_REGISTER_COUNT, device: serial },
+      {
+        name: 'COM1 (16550A)',
+        base: COM1_BASE,
+        length: UART_REGISTER_COUNT,
+        device: serial,
+        sharedRead: true,
+      },
       { name: 'i8042 data', base: I8042_DATA_PORT, length: 1, device: i8042.dataPort },
       {
         name: 'i8042 status/command',

@@ -40,7 +40,7 @@ import { VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_BAR, VirtioPci } from '../../devices/vi
 import { ACPI_PM_BASE, ACPI_PM_LENGTH, ACPI_SCI_IRQ, AcpiPm } from '../../devices/acpi-pm/index.js';
 import { CmosRtc, RTC_INDEX_PORT } from '../../devices/cmos-rtc/index.js';
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from '../../devices/i8042/index.js';
-import { Serial16550, UART_REGISTER_COUNT } from '../../devices/serial16550/index.js';
+import { Serial16550, UART_LSR, UART_REGISTER_COUNT } from '../../devices/serial16550/index.js';
 import {
   DISPI_INDEX_PORT,
   DISPI_PORT_COUNT,
@@ -215,6 +215,8 @@ export function assemblePcMachine(
   const serial = new Serial16550({
     irq: callbacks.irq(COM1_IRQ),
     onTransmit: (byte) => callbacks.onSerialOutput(byte),
+    // LSR is answered by the vCPU thread while reading it changes nothing (bus.ts sharedRead).
+    publishLsr: (v) => ports.publishRead(COM1_BASE + UART_LSR, v),
   });
   const i8042 = new I8042({
     keyboardIrq: callbacks.irq(KEYBOARD_IRQ),
@@ -242,7 +244,7 @@ export function assemblePcMachine(
   fwCfg.addFile(LOADER_FILE, acpi.loader);
   const portA = new SystemControlPortA(() => callbacks.onReset());
 
-  ports.register(COM1_BASE, UART_REGISTER_COUNT, serial, 'COM1 (16550A)');
+  ports.register(COM1_BASE, UART_REGISTER_COUNT, serial, 'COM1 (16550A)', { sharedRead: true });
   ports.register(I8042_DATA_PORT, 1, i8042.dataPort, 'i8042 data');
   ports.register(I8042_COMMAND_PORT, 1, i8042.commandPort, 'i8042 status/command');
   ports.register(RTC_INDEX_PORT, 2, rtc, 'CMOS/RTC');
