@@ -41,7 +41,7 @@ const SLOT = 4;
 const BAR4_AT = 0xfe00_0000;
 const BAR1_AT = 0xfe01_0000;
 
-async function setup(name: string) {
+async function setup(name: string, queues = 1) {
   const file = path.join(dir, `${name}.raw`);
   await createImage({ path: file, format: 'raw', size: 16 * MiB });
   const image = await openImage(file);
@@ -53,6 +53,7 @@ async function setup(name: string) {
   const blk = new VirtioBlk({
     image,
     memory: driver.memory,
+    queues,
     onInterrupt: (q) => link.t?.usedBuffers(q),
     onNeedsReset: (r) => link.t?.needsReset(r),
   });
@@ -121,8 +122,8 @@ function walkCapabilities(s: Setup) {
   return { caps, msix };
 }
 
-/** Linux's order (virtio_pci_modern, virtio_dev_probe): reset, ACK, DRIVER, features, queue 0. */
-function bringUp(s: Setup, { msix }: { msix: boolean }) {
+/** Linux's order (virtio_pci_modern, virtio_dev_probe): reset, ACK, DRIVER, features, a queue. */
+function bringUp(s: Setup, { msix, queue = 0 }: { msix: boolean; queue?: number }) {
   const { bar } = s;
   bar.write(0x14, 0, 1);
   bar.write(0x14, STATUS_ACKNOWLEDGE | STATUS_DRIVER, 1);
@@ -141,8 +142,9 @@ function bringUp(s: Setup, { msix }: { msix: boolean }) {
     bar.write(0x10, 1, 2); // config changes: vector 1
     expect(bar.read(0x10, 2)).toBe(1);
   }
-  bar.write(0x16, 0, 2);
+  bar.write(0x16, queue, 2);
   expect(bar.read(0x18, 2)).toBe(256);
+  expect(bar.read(0x1e, 2)).toBe(queue); // queue_notify_off
   const layout = s.driver.layout;
   bar.write(0x18, layout.size, 2);
   // 64-bit addresses as two 32-bit halves (vp_iowrite64_twopart).
@@ -152,15 +154,20 @@ function bringUp(s: Setup, { msix }: { msix: boolean }) {
   bar.write(0x2c, 0, 4);
   bar.write(0x30, layout.usedRing, 4);
   bar.write(0x34, 0, 4);
-  if (msix) bar.write(0x1a, 0, 2); // queue 0: vector 0
+  if (msix) bar.write(0x1a, queue === 0 ? 0 : queue + 1, 2); // queue 0: vector 0; n: n + 1
   bar.write(0x1c, 1, 2);
   bar.write(0x14, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK, 1);
 }
 
-/** A request kicked through the notify region, as the guest's virtqueue_notify does. */
-async function request(s: Setup, r: Parameters<VirtioBlkDriver['submit']>[0], notifyAt: number) {
+/** A request kicked through the notify region (the queue's index written at its address). */
+async function request(
+  s: Setup,
+  r: Parameters<VirtioBlkDriver['submit']>[0],
+  notifyAt: number,
+  queue = 0,
+) {
   const done = s.driver.submit(r);
-  s.bar.write(notifyAt, 0, 2);
+  s.bar.write(notifyAt, queue, 2);
   return done;
 }
 
@@ -266,6 +273,35 @@ describe('virtio-pci transport with virtio-blk', () => {
     expect(s.isaLevels.get(11)).toBe(true);
     s.cfgWrite(0x60, 0x80, 1, 1);
     expect(s.isaLevels.get(11)).toBe(false);
+  });
+
+  it('with several queues (VIRTIO_BLK_F_MQ) each has its notify address and MSI-X vector', async () => {
+    const s = await setup('mq', 2);
+    const { caps, msix } = walkCapabilities(s);
+    expect(s.bar.read(0x12, 2)).toBe(2); // num_queues
+    expect(s.cfgRead(msix + 2, 2) & 0x7ff).toBe(2); // three vectors: two queues and config
+    s.cfgWrite(0x04, PCI_COMMAND_MEMORY | 0x4, 2);
+    for (const [entry, data] of [
+      [0, 0x4040],
+      [1, 0x4041],
+      [2, 0x4042],
+    ] as const) {
+      s.msixTable.write(entry * 16, 0xfee0_0000);
+      s.msixTable.write(entry * 16 + 8, data);
+      s.msixTable.write(entry * 16 + 12, 0);
+    }
+    s.cfgWrite(msix + 2, 0x8000, 2);
+    // Only queue 1 is set up (the driver's ring): its kick and its vector (2) are used.
+    bringUp(s, { msix: true, queue: 1 });
+    const notifyAt = caps.get(2)!.offset + 1 * caps.get(2)!.extra;
+    const done = await request(
+      s,
+      { type: VIRTIO_BLK_T_IN, sector: 3n, readBytes: 512 },
+      notifyAt,
+      1,
+    );
+    expect(done.status).toBe(VIRTIO_BLK_S_OK);
+    expect(s.msis.map((m) => m.data)).toEqual([0x4042]);
   });
 
   it('refuses hostile values the way the spec lets a device', async () => {

@@ -399,6 +399,9 @@ export function assemblePcMachine(
       const blk = new VirtioBlk({
         image: d.image,
         memory: ram,
+        // One request queue per vCPU (VIRTIO_BLK_F_MQ), four at most, as QEMU's num-queues
+        // default follows the vCPU count; each queue has its own MSI-X vector.
+        queues: Math.min(pc.cpus, 4),
         serial: `VIREO-VD${n}`,
         onInterrupt: (queue) => link.transport?.usedBuffers(queue),
         onNeedsReset: (reason) => link.transport?.needsReset(reason),
