@@ -10,6 +10,9 @@
  * the console is browser mode only for now; docs/console.md).
  */
 
+/** The console waits this many times its last paint's duration before asking for more. */
+export const PAINT_SHARE_FACTOR = 3;
+
 export interface DisplayStats {
   /** Updates painted since the connection opened. */
   updates: number;
@@ -148,7 +151,16 @@ export function connectDisplay(
       ws.close();
       return;
     }
-    requestAnimationFrame(() => send({ t: 'next' }));
+    // Ask for the next update on the next frame; when painting is slow (a loaded machine, a
+    // software-rendered canvas), wait a multiple of the paint time first, so the console takes
+    // a bounded share of the CPU the VM also needs. A fast machine paints in a few ms and is
+    // not slowed (the wait stays under one 16 ms frame).
+    const wait = Math.max(0, stats.paintMs * PAINT_SHARE_FACTOR - 16);
+    const next = (): void => {
+      requestAnimationFrame(() => send({ t: 'next' }));
+    };
+    if (wait > 0) setTimeout(next, wait);
+    else next();
   };
   ws.onclose = (ev) => {
     ready = false;
