@@ -264,6 +264,8 @@ export const calls = {
   'vm.powerOff': { args: VmRef, result: VmSummary },
   /** ACPI power button: asks the guest to shut down. */
   'vm.shutdown': { args: VmRef, result: VmSummary },
+  /** Reset button: the machine restarts from its firmware (or kernel), as a cold reset. */
+  'vm.reset': { args: VmRef, result: VmSummary },
   /** The rolling window of 1 Hz samples of a running VM (empty when it is not running here). */
   'vm.stats': { args: VmRef, result: z.object({ samples: z.array(VmStatsSample) }) },
   /** The guest's recent serial output (the VM host keeps it while no window shows it). */
@@ -312,6 +314,7 @@ export const MenuCommand = z.enum([
   'vm.pause',
   'vm.resume',
   'vm.shutdown',
+  'vm.reset',
   'vm.powerOff',
   'vm.delete',
 ]);

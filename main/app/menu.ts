@@ -45,6 +45,7 @@ export function installApplicationMenu(): void {
         item('Pause', 'vm.pause'),
         item('Resume', 'vm.resume'),
         item('Shut Down (ACPI)', 'vm.shutdown'),
+        item('Reset', 'vm.reset'),
         item('Power Off', 'vm.powerOff'),
         { type: 'separator' },
         item('Remove…', 'vm.delete'),

@@ -198,6 +198,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       await library.supervisor.control((await library.get(id)).folder, 'shutdown');
       return changed(await library.get(id));
     },
+    'vm.reset': async ({ id }) => {
+      await library.supervisor.control((await library.get(id)).folder, 'reset');
+      return changed(await library.get(id));
+    },
     'vm.stats': async ({ id }) => ({
       samples: library.supervisor.stats((await library.get(id)).folder),
     }),

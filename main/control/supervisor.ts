@@ -356,13 +356,14 @@ export class Supervisor {
   }
 
   /**
-   * Pause, resume, power off and ACPI shutdown act on a running VM host process. Resolves when
-   * the VM reached the state asked for (power off, pause, resume) or once the power button was
-   * pressed (shutdown: the guest decides when it ends).
+   * Pause, resume, power off, ACPI shutdown and reset act on a running VM host process.
+   * Resolves when the VM reached the state asked for (power off, pause, resume) or once the
+   * request was sent (shutdown: the guest decides when it ends; reset: the VM host rebuilds the
+   * machine and the guest boots again, still "running").
    */
   async control(
     folder: string,
-    action: 'pause' | 'resume' | 'powerOff' | 'shutdown',
+    action: 'pause' | 'resume' | 'powerOff' | 'shutdown' | 'reset',
   ): Promise<void> {
     const { state } = await this.state(folder);
     const need = action === 'resume' ? 'paused' : 'running';
@@ -370,7 +371,7 @@ export class Supervisor {
     const allowed =
       state === need ||
       (action === 'powerOff' && this.isActive(state)) ||
-      (action === 'shutdown' && state === 'running');
+      ((action === 'shutdown' || action === 'reset') && state === 'running');
     if (!allowed) {
       throw new BridgeFailure(
         'invalid-state',
@@ -394,12 +395,14 @@ export class Supervisor {
       resume: ['running'],
       powerOff: ['powered-off', 'aborted'],
       shutdown: [],
+      reset: [],
     };
     const message = {
       pause: 'pause',
       resume: 'resume',
       powerOff: 'power-off',
       shutdown: 'shutdown',
+      reset: 'reset',
     } as const;
     const reached = wanted[action];
     const done =
@@ -508,6 +511,7 @@ const actionWords = {
   resume: 'resume',
   powerOff: 'power off',
   shutdown: 'shut down',
+  reset: 'reset',
 } as const;
 export const stateWords: Record<VmState, string> = {
   'powered-off': 'powered off',

@@ -2,7 +2,7 @@
  * Start from the GUI, as the bridge does it: the control plane's `vm.start` on a VM whose boot
  * source is "Linux kernel" spawns its own VM host process on real KVM; the run file makes the
  * state visible to every Vireo process; serial input and output go through the supervisor;
- * pause, resume and power off act on that process; Logs/serial.log keeps the console.
+ * pause, resume, reset and power off act on that process; Logs/serial.log keeps the console.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createControlPlane } from '../../main/control/index.js';
 import { RUN_FILE } from '../../main/control/supervisor.js';
-import { GUEST_APPEND, linuxGuest } from './linux-guest.js';
+import { GUEST_APPEND, INIT_MARKER, linuxGuest } from './linux-guest.js';
 
 const home = mkdtempSync(path.join(os.tmpdir(), 'vireo-start-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -98,6 +98,21 @@ describe('vm.start on a Linux-kernel VM (real KVM)', () => {
     expect((await h['vm.resume']({ id: created.id })).state).toBe('running');
     sup.sendSerialInput(folder, Buffer.from('echo after=$((40+2))\n'));
     await until('an answer after resume', () => serial().includes('after=42'));
+
+    // Reset (the console's Reset button): the same VM host rebuilds the machine and the guest
+    // boots again to a prompt; the VM stays "running" throughout.
+    const boots = (): number => serial().split(INIT_MARKER).length - 1;
+    expect(boots()).toBe(1);
+    expect((await h['vm.reset']({ id: created.id })).state).toBe('running');
+    await until('the second boot to a prompt', () => {
+      const text = serial();
+      return boots() === 2 && text.lastIndexOf('guest# ') > text.lastIndexOf(INIT_MARKER);
+    });
+    const runAfter = JSON.parse(readFileSync(path.join(folder, RUN_FILE), 'utf8')) as {
+      pid: number;
+    };
+    expect(runAfter.pid).toBe(run.pid);
+    expect((await h['vm.get']({ id: created.id })).state).toBe('running');
 
     // The PS/2 keyboard from another process: `vireo sendkey` through the control socket. Each
     // key is a make and a break code, each one IRQ 1 the guest's i8042 driver takes.

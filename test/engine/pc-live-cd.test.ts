@@ -5,12 +5,13 @@
  * itself through ata_piix on the PIIX3 IDE function (/dev/sr0 by bus-master DMA, readable to its
  * end, mountable as ISO 9660), the VESA framebuffer the BIOS set up (vga=788), and the disk as
  * virtio-blk on virtio-pci with MSI-X (/dev/vda: a small system installed onto it, a marker
- * written, flushed and read back, the whole disk read), and reports over COM1. The host's ACPI shutdown (`vm.shutdown`) reaches the
- * guest as a power-button event through the ACPI tables SeaBIOS installed from fw_cfg, and the
- * guest powers off through ACPI S5; the marker and the system are then in the image and
- * qemu-img finds it clean. Started again without the disc, the VM boots the installed system
- * from the disk alone (SeaBIOS reading virtio-blk), which says so and powers off. On the way, `vireo modifyvm --cdrom` swaps the disc while the guest runs, and the
- * guest reads the new disc's volume ID.
+ * written, flushed and read back, the whole disk read), and reports over COM1. The host's ACPI
+ * shutdown (`vm.shutdown`) reaches the guest as a power-button event through the ACPI tables
+ * SeaBIOS installed from fw_cfg, and the guest powers off through ACPI S5; the marker and the
+ * system are then in the image and qemu-img finds it clean. Started again without the disc,
+ * the VM boots the installed system from the disk alone (SeaBIOS reading virtio-blk), which
+ * says so and powers off. On the way, `vireo modifyvm --cdrom` swaps the disc while the guest
+ * runs, and the guest reads the new disc's volume ID.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -26,6 +26,8 @@ export const ParentToHost = z.discriminatedUnion('type', [
   z.object({ type: z.literal('shutdown') }),
   /** Pull the plug. */
   z.object({ type: z.literal('power-off') }),
+  /** The reset button: a cold reset of the machine, whatever the reboot action says. */
+  z.object({ type: z.literal('reset') }),
 ]);
 export type ParentToHost = z.infer<typeof ParentToHost>;
 

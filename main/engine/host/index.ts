@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     else if (m.type === 'resume') host.resume();
     else if (m.type === 'shutdown') host.requestShutdown();
     else if (m.type === 'power-off') host.powerOff('powered off from Vireo');
+    else if (m.type === 'reset') host.requestReset();
   };
 
   const launch = await new Promise<ParentToHost & { type: 'launch' }>((resolve) => {

@@ -341,8 +341,18 @@ export class VmHost {
       this.end({ kind: 'powered-off', reason: 'the guest rebooted (reboot action: exit)' });
       return;
     }
-    // Tear the machine down and build it again from the same files: a cold reset.
-    this.events.onLog('the guest asked for a reset: rebooting');
+    this.rebuild('the guest asked for a reset: rebooting');
+  }
+
+  /** The reset button (vm.reset): a cold reset whatever the reboot action says. */
+  requestReset(): void {
+    if (this.ending || !this.vm) return;
+    this.rebuild('reset from Vireo: rebooting');
+  }
+
+  /** Tears the machine down and builds it again from the same files: a cold reset. */
+  private rebuild(why: string): void {
+    this.events.onLog(why);
     const old = this.vm;
     this.vm = undefined;
     this.machine?.flushLogs?.();

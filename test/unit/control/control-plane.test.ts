@@ -130,7 +130,13 @@ describe('the control plane', () => {
     const start = await failure(control.handlers['vm.start']({ id: vm.id }));
     expect(start.code).toBe('invalid-state');
     expect(start.message).toContain(`The ISO ${missing} in the optical drive does not exist`);
-    for (const call of ['vm.pause', 'vm.resume', 'vm.powerOff', 'vm.shutdown'] as const) {
+    for (const call of [
+      'vm.pause',
+      'vm.resume',
+      'vm.powerOff',
+      'vm.shutdown',
+      'vm.reset',
+    ] as const) {
       const e = await failure(control.handlers[call]({ id: vm.id }));
       expect(e.code, call).toBe('invalid-state');
       expect(e.message, call).toContain('powered off');

@@ -139,8 +139,23 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
     canvasRef.current?.focus();
   };
 
-  const act = (name: 'vm.pause' | 'vm.resume' | 'vm.shutdown' | 'vm.powerOff'): void => {
+  const act = (
+    name: 'vm.pause' | 'vm.resume' | 'vm.shutdown' | 'vm.powerOff' | 'vm.reset',
+  ): void => {
     call(name, { id: vmId }).catch((e: Error) => setError(e.message));
+  };
+
+  // Reset loses the guest's unsaved work, so it takes a second click (VirtualBox asks too).
+  const [confirmingReset, setConfirmingReset] = useState(false);
+  useEffect(() => {
+    if (!confirmingReset) return;
+    const timer = setTimeout(() => setConfirmingReset(false), 5000);
+    return () => clearTimeout(timer);
+  }, [confirmingReset]);
+  const reset = (): void => {
+    if (!confirmingReset) return setConfirmingReset(true);
+    setConfirmingReset(false);
+    act('vm.reset');
   };
 
   const screenshot = (): void => {
@@ -220,6 +235,14 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
           title="ACPI shutdown: the guest powers off in order"
         >
           Shut down
+        </button>
+        <button
+          onClick={reset}
+          disabled={vm?.state !== 'running'}
+          data-testid="console-reset"
+          title="Restart the machine at once, as its reset button would"
+        >
+          {confirmingReset ? 'Confirm reset' : 'Reset'}
         </button>
         <button
           onClick={() => act('vm.powerOff')}
