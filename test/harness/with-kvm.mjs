@@ -17,7 +17,7 @@
 // Timeouts: `--timeout S` / VIREO_HARNESS_TIMEOUT (default 2400 s) bounds the whole run;
 // `--silence S` / VIREO_HARNESS_SILENCE (default 300 s) kills a guest that prints nothing for
 // that long and boots it again (one run in five once hung silently at boot, per the recipe);
-// a guest whose kernel reports a soft lockup of 60 s or more is wedged and gets the same;
+// a guest whose kernel reports a soft lockup of 60 s or more, or panics, is wedged and gets the same;
 // a guest that resets before COMMAND begins is booted again too. Three boots at most.
 // COMMAND sees VIREO_HARNESS_RUN (the same in every boot of this run) and VIREO_HARNESS_ATTEMPT
 // (1, 2, 3), so it can resume rather than start over (test/harness/engine-suite.mjs does).
@@ -47,6 +47,11 @@ const CONSOLE_TAIL_LINES = 60;
 const SOFT_LOCKUP = /watchdog: BUG: soft lockup - CPU#\d+ stuck for (\d+)s!/;
 /** A soft lockup this long means L1 will not recover (a busy host gives stalls of seconds). */
 const WEDGED_AFTER_S = 60;
+/**
+ * The L1 kernel died (seen under TCG with nested SVM: "BUG: TASK stack guard page was hit" in
+ * exc_page_fault, then this line): the same kind of failure as a wedge, not the command's.
+ */
+const KERNEL_PANIC = /^\[\s*\d+\.\d+\] Kernel panic - not syncing: (.*)$/;
 
 /**
  * Boots per run: a hang or a wedge is retried, twice at most. Each retry runs COMMAND again from
@@ -289,6 +294,8 @@ function bootOnce({ kernel, initrd, runId, runDir, outDir, opts, deadline }) {
       const lockup = SOFT_LOCKUP.exec(line);
       if (lockup && Number(lockup[1]) >= WEDGED_AFTER_S)
         finish(`wedged: the L1 kernel reports a soft lockup of ${lockup[1]} s`);
+      const panic = KERNEL_PANIC.exec(line);
+      if (panic) finish(`wedged: the L1 kernel panicked (${panic[1]})`);
       tail.push(line);
       if (tail.length > CONSOLE_TAIL_LINES) tail.shift();
       if (opts.verbose) process.stderr.write(`[L1] ${line}\n`);

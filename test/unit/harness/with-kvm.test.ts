@@ -83,6 +83,38 @@ describe('test/harness/with-kvm', () => {
   );
 
   it(
+    'boots L1 again when its kernel panics, and the command resumes with the same run id',
+    { timeout: 600_000 },
+    () => {
+      const out = resultsFolder();
+      // The first attempt prints what a dying L1 kernel prints, then hangs; the second succeeds.
+      const script = [
+        'echo "$VIREO_HARNESS_RUN $VIREO_HARNESS_ATTEMPT" >> "$VIREO_TEST_OUT/attempts"',
+        'if [ "$VIREO_HARNESS_ATTEMPT" = 1 ]; then',
+        '  echo "[  181.853905] Kernel panic - not syncing: a fake one for the test"',
+        '  sleep 600',
+        'fi',
+        'exit 0',
+      ].join('\n');
+      const run = spawnSync(harness, ['sh', '-c', script], {
+        encoding: 'utf8',
+        env: { ...process.env, VIREO_TEST_OUT: out, VIREO_HARNESS_FORCE_NESTED: '1' },
+        timeout: 600_000,
+      });
+      expect(run.stderr).toContain('wedged: the L1 kernel panicked (a fake one for the test)');
+      expect(run.stderr).toContain('booting L1 again (attempt 2 of 3)');
+      expect(run.status).toBe(0);
+      const attempts = readFileSync(path.join(out, 'attempts'), 'utf8').trim().split('\n');
+      expect(attempts).toHaveLength(2);
+      const [first, second] = attempts.map((l) => l.split(' '));
+      expect(first![0]).toMatch(/^\d+-[0-9a-f]{8}$/);
+      expect(second![0]).toBe(first![0]);
+      expect([first![1], second![1]]).toEqual(['1', '2']);
+      expect(processesMentioning(out)).toEqual([]);
+    },
+  );
+
+  it(
     'stops at the hard timeout with status 125, the reason and the console tail',
     { timeout: 120_000 },
     () => {
@@ -96,7 +128,7 @@ describe('test/harness/with-kvm', () => {
       expect(run.status).toBe(125);
       expect(run.stderr).toContain('hard timeout (3 s) reached');
       expect(run.stderr).toContain('last lines of the L1 console');
-      expect(run.stderr).not.toContain('retrying');
+      expect(run.stderr).not.toContain('booting L1 again');
       expect(Date.now() - started).toBeLessThan(60_000);
       expect(processesMentioning(out)).toEqual([]);
     },
