@@ -13,7 +13,7 @@
  * says so and powers off. On the way, `vireo modifyvm --cdrom` swaps the disc while the guest
  * runs, and the guest reads the new disc's volume ID.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -45,7 +45,8 @@ describe('PC machine with a live CD (real KVM)', () => {
       const vm = await plane.handlers['vm.get']({ id: 'Live' });
       const started = await plane.handlers['vm.start']({ id: vm.id });
       const sup = plane.library.supervisor;
-      const serial = (): string =>
+      // The guest's serial output: the first boot's, then (below) the boot from the disk's.
+      let serial = (): string =>
         Buffer.from(sup.serialScrollback(started.folder) ?? []).toString('utf8');
       const until = async (what: string, probe: () => boolean, ms = 300_000) => {
         const deadline = Date.now() + ms;
@@ -163,9 +164,19 @@ describe('PC machine with a live CD (real KVM)', () => {
       const again = await plane.handlers['vm.start']({ id: vm.id });
       const serialAgain = (): string =>
         Buffer.from(sup.serialScrollback(again.folder) ?? []).toString('utf8');
-      await until('the installed system up from the disk', () =>
-        serialAgain().includes(INSTALLED_MARKER),
-      );
+      serial = serialAgain;
+      try {
+        await until(
+          'the installed system up from the disk',
+          () => serialAgain().includes(INSTALLED_MARKER),
+          600_000,
+        );
+      } catch (e) {
+        // Where the VM host saw this boot stop (its log), beside the guest's serial tail.
+        const hostLog = path.join(again.folder, 'Logs', 'vm-host.log');
+        const log = existsSync(hostLog) ? readFileSync(hostLog, 'utf8').slice(-3000) : '';
+        throw new Error(`${(e as Error).message}\nvm-host.log:\n${log}`, { cause: e });
+      }
       let after = (await plane.handlers['vm.get']({ id: vm.id })).state;
       for (const end = Date.now() + 60_000; after !== 'powered-off' && Date.now() < end;) {
         await new Promise((r) => setTimeout(r, 500));
