@@ -12,13 +12,21 @@
 //
 // Peer, same run: the transport floor. The same picture bytes, already RGBA, pushed by a plain
 // `ws` server to a page that only does putImageData, with the same pull (one frame in flight).
-// The ratio says what our render, compare, convert and relay cost on top of moving the bytes.
+// The ratio says what our render, compare, convert, compress and relay cost (or save) against
+// moving the raw bytes.
 //
-// Two loads: "full" (every pixel changes every frame, a video or a full redraw) and "small"
-// (a 64x16 region changes, a cursor or a clock). For each: frames per second painted, and
-// milliseconds from the VRAM write to the paint (median and p95; wall clock, same machine),
-// CPU milliseconds per frame in the VM host side (this process: render + encode + relay) and
-// the page's paint time per frame. Then key latency: from the page's `keydown` event (a real
+// Four loads:
+//   "full"   every pixel changes every frame to one flat colour (a full redraw of a plain
+//            screen; deflate makes it almost free: the best case for ours),
+//   "scroll" a terminal-like screen (8x16 glyph cells, lines of text in a few colours on a flat
+//            field) scrolled up one text line per frame: every pixel moves, content realistic,
+//   "noise"  every pixel random every frame (video-like; deflate saves little: the worst case),
+//   "small"  a 64x16 region changes, a cursor or a clock.
+// Ours deflates large rectangles (main/engine/host/display-stream.ts); the peer always sends raw
+// RGBA. For each: frames per second painted, milliseconds from the VRAM write to the paint
+// (median and p95; wall clock, same machine), CPU milliseconds per frame in the VM host side
+// (this process: render + encode + deflate in the pool + relay), the page's decode-and-paint
+// time per frame, and "wire", the average update size per painted frame. Then key latency: from the page's `keydown` event (a real
 // key press through Playwright, sent by the console client) to the i8042 holding the scan code
 // in its output buffer (the real I8042 model), median and p95 of 50 presses; no peer.
 import { build } from 'esbuild';
@@ -31,8 +39,16 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    loads: { type: 'string', default: 'full,scroll,noise,small' },
+  },
+});
 const SECONDS = Number(values.seconds);
+const LOADS = values.loads.split(',');
+for (const load of LOADS)
+  if (!['full', 'scroll', 'noise', 'small'].includes(load)) throw new Error(`unknown load ${load}`);
 const FLAGS = [
   '--headless',
   '--no-sandbox',
@@ -128,6 +144,39 @@ function dispi(vga, index, value) {
   vga.dispiPorts.write(1, Uint8Array.of(value & 0xff, value >> 8));
 }
 
+/**
+ * A terminal-like picture `rows` pixels tall, as bgrx words (ours) or RGBA words (peer; the same
+ * colours): 96 pseudo-glyphs of 8x16 (random strokes, 30 % ink, fixed seed), lines of random
+ * length, three ink colours on a dark field.
+ */
+function terminalPicture(W, rows, rgba) {
+  let seed = 0x9e3779b9;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const glyphs = Array.from({ length: 96 }, () =>
+    Array.from({ length: 16 * 8 }, (_, i) => i >> 3 >= 2 && i >> 3 < 13 && rand() < 0.3),
+  );
+  const colour = (r, g, b) =>
+    (rgba ? 0xff000000 | (b << 16) | (g << 8) | r : (r << 16) | (g << 8) | b) >>> 0;
+  const field = colour(0x1e, 0x1e, 0x2e);
+  const inks = [colour(0xcd, 0xd6, 0xf4), colour(0xa6, 0xe3, 0xa1), colour(0xf9, 0xe2, 0xaf)];
+  const words = new Uint32Array(W * rows).fill(field);
+  for (let line = 0; line < rows / 16; line++) {
+    const length = Math.floor(rand() * (W / 8));
+    const ink = inks[Math.floor(rand() * 3)];
+    for (let c = 0; c < length; c++) {
+      const glyph = glyphs[Math.floor(rand() * 96)];
+      for (let i = 0; i < 128; i++)
+        if (glyph[i]) words[(line * 16 + (i >> 3)) * W + c * 8 + (i & 7)] = ink;
+    }
+  }
+  return words;
+}
+
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
@@ -177,7 +226,12 @@ try {
       sendKeys: async () => {},
       changeMedium: () => {},
       openDisplay: (send) => {
-        const viewer = { send };
+        const viewer = {
+          send: (update) => {
+            wireBytes += update.length;
+            send(update);
+          },
+        };
         const detach = hub.attach(viewer);
         return {
           input: (m) => {
@@ -198,6 +252,25 @@ try {
     new DataView(peerFrame.buffer).setUint16(0, W, true);
     new DataView(peerFrame.buffer).setUint16(2, H, true);
     const peerWords = new Uint32Array(peerFrame.buffer, 4, W * H);
+    // Scroll: a picture twice the screen's height, shown one text line further down each frame.
+    const pictures = LOADS.includes('scroll')
+      ? { ours: terminalPicture(W, 2 * H, false), peer: terminalPicture(W, 2 * H, true) }
+      : null;
+    // Noise: four random frames, cycled (making one per frame would load this process).
+    const noise = LOADS.includes('noise')
+      ? Array.from({ length: 4 }, (_, k) => {
+          const words = new Uint32Array(W * H);
+          let seed = 0x1234567 + k;
+          for (let i = 0; i < words.length; i++) {
+            seed ^= seed << 13;
+            seed ^= seed >>> 17;
+            seed ^= seed << 5;
+            words[i] = (seed | 0xff000000) >>> 0;
+          }
+          return words;
+        })
+      : null;
+    let wireBytes = 0;
 
     const http = createServer((req, res) => {
       if (req.url === '/client.js') {
@@ -218,7 +291,7 @@ try {
     await new Promise((r) => http.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${http.address().port}/`;
 
-    for (const load of ['full', 'small']) {
+    for (const load of LOADS) {
       for (const who of ['ours', 'peer']) {
         const page = await browser.newPage({ viewport: { width: W + 40, height: H + 40 } });
         await page.goto(url);
@@ -234,6 +307,14 @@ try {
             // bgrx (ours, in VRAM) or RGBA (peer) fill with a colour that changes every frame.
             target.fill(0xff000000 | ((n * 2654435761) >>> 8));
             target[0] = (0xff000000 | stamp) >>> 0;
+          } else if (load === 'scroll') {
+            const picture = who === 'ours' ? pictures.ours : pictures.peer;
+            const top = ((n * 16) % H) * W;
+            target.set(picture.subarray(top, top + W * H));
+            target[0] = (0xff000000 | stamp) >>> 0;
+          } else if (load === 'noise') {
+            target.set(noise[n & 3]);
+            target[0] = (0xff000000 | stamp) >>> 0;
           } else {
             for (let y = 0; y < 16; y++)
               target.fill(0xff000000 | (n * 977), y * W + 64, y * W + 128);
@@ -242,6 +323,7 @@ try {
           written.set(n, Date.now());
         }, 16);
         const cpu0 = process.cpuUsage();
+        wireBytes = 0;
         await page.evaluate(who === 'ours' ? `startOurs('bench')` : 'startPeer()');
         await new Promise((r) => setTimeout(r, SECONDS * 1000));
         const cpu = process.cpuUsage(cpu0);
@@ -260,6 +342,10 @@ try {
           latencyP95Ms: p95(latencies),
           hostCpuMsPerFrame: (cpu.user + cpu.system) / 1000 / Math.max(1, paints.length),
           paintMsPerFrame: paintMs / Math.max(1, paints.length),
+          wireKbPerFrame:
+            (who === 'ours' ? wireBytes : paints.length * W * H * 4) /
+            1024 /
+            Math.max(1, paints.length),
         });
         await page.close();
       }
@@ -295,15 +381,15 @@ console.log(
   'console frames (fps; ms from VRAM write to canvas paint, median / p95; CPU ms per frame)',
 );
 for (const size of ['1024x768', '1920x1080'])
-  for (const load of ['full', 'small']) {
+  for (const load of LOADS) {
     const ours = results.find((r) => r.size === size && r.load === load && r.who === 'ours');
     const peer = results.find((r) => r.size === size && r.load === load && r.who === 'peer');
     const f = (r) =>
-      `${r.fps.toFixed(1)} fps, ${r.latencyMs.toFixed(0)}/${r.latencyP95Ms.toFixed(0)} ms, host ${r.hostCpuMsPerFrame.toFixed(1)} ms, page ${r.paintMsPerFrame.toFixed(1)} ms`;
-    console.log(`${size} ${load.padEnd(5)} ours: ${f(ours)}`);
-    console.log(`${size} ${load.padEnd(5)} peer: ${f(peer)}`);
+      `${r.fps.toFixed(1)} fps, ${r.latencyMs.toFixed(0)}/${r.latencyP95Ms.toFixed(0)} ms, host ${r.hostCpuMsPerFrame.toFixed(1)} ms, page ${r.paintMsPerFrame.toFixed(1)} ms, wire ${r.wireKbPerFrame.toFixed(0)} KiB`;
+    console.log(`${size} ${load.padEnd(6)} ours: ${f(ours)}`);
+    console.log(`${size} ${load.padEnd(6)} peer: ${f(peer)}`);
     console.log(
-      `${size} ${load.padEnd(5)} ratio ours/peer: fps ${(ours.fps / peer.fps).toFixed(2)}, latency ${(ours.latencyMs / peer.latencyMs).toFixed(2)}`,
+      `${size} ${load.padEnd(6)} ratio ours/peer: fps ${(ours.fps / peer.fps).toFixed(2)}, latency ${(ours.latencyMs / peer.latencyMs).toFixed(2)}`,
     );
   }
 if (keyLatency)

@@ -12,4 +12,8 @@ if (!existsSync(cli)) {
   );
   process.exit(2);
 }
+// `vireo run` hosts a VM in this process: its ioeventfd doorbells keep one blocking read in
+// libuv's thread pool (main/engine/hypervisor/kvm/doorbells.ts), so the disk images get a
+// bigger pool than the default 4. Set before anything uses the pool.
+process.env.UV_THREADPOOL_SIZE ??= '8';
 await import(pathToFileURL(cli).href);

@@ -11,3 +11,10 @@
 export const IPC_CHANNEL_CALL = 'vireo:call';
 /** Main -> renderer: `webContents.send(IPC_CHANNEL_EVENT, name, payload)`. */
 export const IPC_CHANNEL_EVENT = 'vireo:event';
+
+/** Renderer -> main: `ipcRenderer.send(IPC_CHANNEL_CONSOLE_OPEN, vmId)` opens its console window. */
+export const IPC_CHANNEL_CONSOLE_OPEN = 'vireo:console-open';
+/** Renderer -> main: `ipcRenderer.send(IPC_CHANNEL_DISPLAY, vmId)` asks for its screen stream. */
+export const IPC_CHANNEL_DISPLAY = 'vireo:display';
+/** Main -> renderer: `webContents.postMessage(IPC_CHANNEL_DISPLAY_PORT, { vmId }, [port])`. */
+export const IPC_CHANNEL_DISPLAY_PORT = 'vireo:display-port';

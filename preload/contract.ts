@@ -16,6 +16,7 @@ import { z } from 'zod';
 import {
   BootConfig,
   BootDevice,
+  BootMenuConfig,
   DiskAllocation,
   DiskBus,
   DiskFormat,
@@ -148,6 +149,7 @@ export const VmChanges = z
     memoryMiB: z.number().int().min(LIMITS.memoryMiBMin).max(LIMITS.memoryMiBMax),
     boot: BootConfig,
     bootOrder: z.array(BootDevice).min(1).max(3),
+    bootMenu: BootMenuConfig,
     iso: FilePath.nullable(),
     network: NetworkConfig,
     display: DisplayConfig,
@@ -395,7 +397,13 @@ export class BridgeFailure extends Error {
 }
 
 /** Wire messages, shared by the Electron IPC channel and the browser-mode WebSocket. */
-export { IPC_CHANNEL_CALL, IPC_CHANNEL_EVENT } from './channels.js';
+export {
+  IPC_CHANNEL_CALL,
+  IPC_CHANNEL_CONSOLE_OPEN,
+  IPC_CHANNEL_DISPLAY,
+  IPC_CHANNEL_DISPLAY_PORT,
+  IPC_CHANNEL_EVENT,
+} from './channels.js';
 
 export const WireCall = z.object({
   type: z.literal('call'),

@@ -14,7 +14,13 @@
  * Runtime: Electron preload (sandboxed).
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { IPC_CHANNEL_CALL, IPC_CHANNEL_EVENT } from './channels.js';
+import {
+  IPC_CHANNEL_CALL,
+  IPC_CHANNEL_CONSOLE_OPEN,
+  IPC_CHANNEL_DISPLAY,
+  IPC_CHANNEL_DISPLAY_PORT,
+  IPC_CHANNEL_EVENT,
+} from './channels.js';
 import type { CallName, CallResult, EventName, VireoBridge } from './contract.js';
 
 type Listener = (payload: unknown) => void;
@@ -63,4 +69,30 @@ contextBridge.exposeInMainWorld('vireo', vireo);
 contextBridge.exposeInMainWorld('vireoFiles', {
   pathForFile: (file: Parameters<typeof webUtils.getPathForFile>[0]): string =>
     webUtils.getPathForFile(file),
+});
+
+/**
+ * Console windows (main/app/console-window.ts): `open` asks main for a VM's console window,
+ * `connect` for its screen stream. The stream arrives as a MessagePort, which cannot cross the
+ * context bridge, so it is handed to the page with window.postMessage (Electron's "MessagePorts
+ * in Electron", communicating with the main world of a context-isolated page). Main checks the
+ * sender and the id; the page checks the message came from its own window.
+ */
+contextBridge.exposeInMainWorld('vireoConsole', {
+  open: (vmId: string): void => ipcRenderer.send(IPC_CHANNEL_CONSOLE_OPEN, String(vmId)),
+  connect: (vmId: string): void => ipcRenderer.send(IPC_CHANNEL_DISPLAY, String(vmId)),
+});
+ipcRenderer.on(IPC_CHANNEL_DISPLAY_PORT, (event: IpcRendererEvent, info: unknown) => {
+  const vmId =
+    typeof info === 'object' &&
+    info !== null &&
+    typeof (info as { vmId?: unknown }).vmId === 'string'
+      ? (info as { vmId: string }).vmId
+      : '';
+  // The preload's `window` (typed here without the DOM library, which this project's Node
+  // tsconfig leaves out).
+  const page = globalThis as unknown as {
+    postMessage(message: unknown, targetOrigin: string, transfer: readonly unknown[]): void;
+  };
+  page.postMessage({ vireoDisplayPort: vmId }, '*', Array.from(event.ports as readonly unknown[]));
 });

@@ -8,8 +8,12 @@
  */
 import { z } from 'zod';
 
-/** Bump when the on-disk shape changes incompatibly; readers refuse versions they do not know. */
-export const VM_CONFIG_VERSION = 1;
+/**
+ * Bump when the on-disk shape changes (docs/library.md); readers refuse versions they do not
+ * know, so an older Vireo never drops a field it cannot see. 2 added `bootMenu`; version 1
+ * files are read through {@link upgradeConfig} and written back as 2 on their next change.
+ */
+export const VM_CONFIG_VERSION = 2;
 
 /** Limits that no host lifts; the host's own cores and RAM narrow them further at run time. */
 export const LIMITS = {
@@ -88,6 +92,19 @@ export const BootConfig = z.discriminatedUnion('source', [
 ]);
 export type BootConfig = z.infer<typeof BootConfig>;
 
+/**
+ * The firmware's boot menu (SeaBIOS "Press ESC for boot menu."), as VirtualBox's "Boot menu"
+ * BIOS setting: off by default, as in QEMU (`-boot menu=off`). `timeoutMs` is how long the
+ * prompt waits for the key before booting by the boot order (fw_cfg `etc/boot-menu-wait`, a
+ * 16-bit count of milliseconds, hence the upper bound).
+ */
+export const BootMenuConfig = z.object({
+  enabled: z.boolean(),
+  timeoutMs: z.number().int().min(0).max(65535),
+});
+export type BootMenuConfig = z.infer<typeof BootMenuConfig>;
+export const BOOT_MENU_DEFAULT: BootMenuConfig = { enabled: false, timeoutMs: 2500 };
+
 export const NetworkConfig = z.object({
   adapter: z.enum(['virtio-net', 'none']),
   /** Locally administered unicast MAC (bit 1 of the first octet set, bit 0 clear). */
@@ -117,6 +134,7 @@ export const VmConfig = z.object({
   cpus: z.number().int().min(1).max(LIMITS.cpusMax),
   memoryMiB: z.number().int().min(LIMITS.memoryMiBMin).max(LIMITS.memoryMiBMax),
   boot: BootConfig,
+  bootMenu: BootMenuConfig,
   disks: z.array(DiskConfig).max(LIMITS.disksMax),
   /** ISO attached to the optical drive, or null for an empty drive. */
   optical: z.object({ iso: FilePath.nullable() }),
@@ -126,6 +144,17 @@ export const VmConfig = z.object({
   createdAt: z.iso.datetime(),
 });
 export type VmConfig = z.infer<typeof VmConfig>;
+
+/**
+ * An older version's config in this version's shape, or the value unchanged (for the schema to
+ * judge). Version 1 had no boot menu setting: it reads as off, as those VMs booted.
+ */
+export function upgradeConfig(json: unknown): unknown {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  const v = json as Record<string, unknown>;
+  if (v.version === 1) return { ...v, version: 2, bootMenu: { ...BOOT_MENU_DEFAULT } };
+  return json;
+}
 
 /** Machine states, named as VirtualBox names them to users. */
 export const VmState = z.enum([

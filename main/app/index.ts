@@ -16,6 +16,7 @@ import { createControlPlane, resolveLibraryRoot, type ControlPlane } from '../co
 import { createRouter } from '../ipc/router.js';
 import { registerAppScheme, serveAppProtocol } from './app-protocol.js';
 import { enableSandboxEverywhere, guardEveryWebContents, hardenSession } from './hardening.js';
+import { bindConsoleWindows } from './console-window.js';
 import { bindBridgeToIpc } from './ipc-binding.js';
 import { installApplicationMenu } from './menu.js';
 import { activeWindow, createMainWindow, ourWindows } from './window.js';
@@ -55,7 +56,12 @@ async function start(): Promise<void> {
   } catch (error) {
     return fail('Vireo cannot start', error);
   }
-  const unbind = bindBridgeToIpc(createRouter(control.handlers), control);
+  const unbindBridge = bindBridgeToIpc(createRouter(control.handlers), control);
+  const unbindConsoles = bindConsoleWindows(control, preloadPath);
+  const unbind = (): void => {
+    unbindConsoles();
+    unbindBridge();
+  };
   installApplicationMenu();
   createMainWindow(preloadPath);
 

@@ -5,7 +5,7 @@
  *
  * Runtime: Electron main.
  */
-import { BrowserWindow, ipcMain, type IpcMainInvokeEvent } from 'electron';
+import { BrowserWindow, ipcMain, type IpcMainEvent, type IpcMainInvokeEvent } from 'electron';
 import {
   IPC_CHANNEL_CALL,
   IPC_CHANNEL_EVENT,
@@ -17,7 +17,8 @@ import type { Dispatch } from '../ipc/router.js';
 import { isTrustedSender } from './sender-policy.js';
 import { ourWindows } from './window.js';
 
-function trusted(event: IpcMainInvokeEvent): boolean {
+/** The sender is the top frame of one of our windows, on our origin (sender-policy.ts). */
+export function trusted(event: IpcMainInvokeEvent | IpcMainEvent): boolean {
   const frame = event.senderFrame;
   const win = BrowserWindow.fromWebContents(event.sender);
   return isTrustedSender({

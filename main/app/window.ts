@@ -11,32 +11,48 @@ import { APP_ENTRY_URL } from './sender-policy.js';
 /** Every window main/app created and that is still open. */
 export const ourWindows = new Set<BrowserWindow>();
 
-export function createMainWindow(preloadPath: string): BrowserWindow {
+/** Every window of ours: the preload, context isolation, the sandbox, no Node, no webview. */
+export function secureWebPreferences(preloadPath: string): Electron.WebPreferences {
+  return {
+    preload: preloadPath,
+    contextIsolation: true,
+    sandbox: true,
+    nodeIntegration: false,
+    nodeIntegrationInWorker: false,
+    nodeIntegrationInSubFrames: false,
+    webSecurity: true,
+    allowRunningInsecureContent: false,
+    webviewTag: false,
+    spellcheck: false,
+  };
+}
+
+/** Opens `url` (of the app's origin) in a new window of ours, shown once it has painted. */
+export function createAppWindow(
+  url: string,
+  preloadPath: string,
+  size: { width: number; height: number; minWidth: number; minHeight: number; title: string },
+): BrowserWindow {
   const win = new BrowserWindow({
+    ...size,
+    show: false,
+    webPreferences: secureWebPreferences(preloadPath),
+  });
+  ourWindows.add(win);
+  win.on('closed', () => ourWindows.delete(win));
+  win.once('ready-to-show', () => win.show());
+  void win.loadURL(url);
+  return win;
+}
+
+export function createMainWindow(preloadPath: string): BrowserWindow {
+  return createAppWindow(APP_ENTRY_URL, preloadPath, {
     width: 1200,
     height: 780,
     minWidth: 720,
     minHeight: 480,
     title: 'Vireo',
-    show: false,
-    webPreferences: {
-      preload: preloadPath,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-    },
   });
-  ourWindows.add(win);
-  win.on('closed', () => ourWindows.delete(win));
-  win.once('ready-to-show', () => win.show());
-  void win.loadURL(APP_ENTRY_URL);
-  return win;
 }
 
 /** The window a menu command is for: the focused one of ours, else the first. */

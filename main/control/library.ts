@@ -18,6 +18,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  BOOT_MENU_DEFAULT,
   BridgeFailure,
   LIMITS,
   VM_CONFIG_VERSION,
@@ -27,6 +28,7 @@ import {
   type NewVmRequest,
   type VmChanges,
   type VmSummary,
+  upgradeConfig,
 } from '../../preload/contract.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { makeFolder } from './make-folder.js';
@@ -147,6 +149,8 @@ export class Library {
         `The config file ${configPath} is not valid JSON (${(e as Error).message}). Vireo will not change it; fix it by hand or restore a backup.`,
       );
     }
+    // An older version's file is read in today's shape; it is rewritten only when it changes.
+    json = upgradeConfig(json);
     const version = (json as { version?: unknown } | null)?.version;
     if (typeof version === 'number' && version > VM_CONFIG_VERSION) {
       return inaccessible(
@@ -278,6 +282,7 @@ export class Library {
       cpus: request.cpus,
       memoryMiB: request.memoryMiB,
       boot,
+      bootMenu: BOOT_MENU_DEFAULT,
       disks:
         request.disk === null
           ? []
@@ -337,6 +342,7 @@ export class Library {
         'memoryMiB',
         'boot',
         'bootOrder',
+        'bootMenu',
         'network',
         'display',
         'name',
@@ -372,6 +378,7 @@ export class Library {
       // A boot order means firmware boot: giving one switches a direct-kernel VM back to the BIOS.
       next.boot = await checkedBoot({ source: 'firmware', order: changes.bootOrder });
     }
+    if (changes.bootMenu !== undefined) next.bootMenu = changes.bootMenu;
     if (changes.iso !== undefined) {
       if (changes.iso !== null) await mustBeFile(changes.iso, 'ISO image');
       next.optical = { iso: changes.iso === null ? null : path.resolve(changes.iso) };

@@ -116,6 +116,13 @@ export interface SupervisorListener {
 
 export class Supervisor {
   private readonly children = new Map<string, RunningVm>();
+  /**
+   * VMs whose host process this process saw end, until their run file says so. Between the
+   * process's exit and the queued run-file write (deleting it for a power-off), the file still
+   * says "running" with a dead pid, which {@link state} would read as "aborted": a list or a
+   * watcher's refresh in that window reported a clean power-off as "Aborted".
+   */
+  private readonly ending = new Map<string, { state: VmState; reason: string | null }>();
   /** Set by the control plane; serial output and samples of every VM this process runs. */
   listener: SupervisorListener | undefined;
 
@@ -129,6 +136,8 @@ export class Supervisor {
     folder: string,
     runFileMayExist = true,
   ): Promise<{ state: VmState; reason: string | null }> {
+    const ended = this.ending.get(folder);
+    if (ended) return ended;
     if (!runFileMayExist) return { state: 'powered-off', reason: null };
     let raw: string;
     try {
@@ -232,6 +241,7 @@ export class Supervisor {
       machine: 'pc',
       cdrom: iso,
       bootOrder: order.length > 0 ? order : ['cdrom', 'disk'],
+      bootMenu: config.bootMenu.enabled ? { timeoutMs: config.bootMenu.timeoutMs } : null,
     };
   }
 
@@ -265,6 +275,7 @@ export class Supervisor {
       startedAt: new Date(),
     };
     this.children.set(folder, child);
+    this.ending.delete(folder);
     let chain = Promise.resolve();
     /** Run-file writes are queued so a late "running" never overwrites "aborted". */
     const publish = (state: VmState, reason: string | null): void => {
@@ -320,6 +331,8 @@ export class Supervisor {
         },
         onEnded: (outcome, reason, report) => {
           child.state = outcome;
+          const ended = { state: outcome, reason: outcome === 'aborted' ? reason : null };
+          this.ending.set(folder, ended);
           this.children.delete(folder);
           closeSync(logFd);
           void serialLog.close().catch(() => {});
@@ -328,6 +341,10 @@ export class Supervisor {
               .appendFile(path.join(logs, 'vm-host.log'), `${reason}\n${report}\n`)
               .catch(() => {});
           publish(outcome, outcome === 'aborted' ? reason : null);
+          // Until the run file has caught up (that write is queued behind earlier ones).
+          void chain.then(() => {
+            if (this.ending.get(folder) === ended) this.ending.delete(folder);
+          });
         },
       },
       { logFile: logFd, ...(control ? { controlSocket: control } : {}) },

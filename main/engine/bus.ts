@@ -21,6 +21,22 @@ export interface BusDevice {
    */
   readString?(offset: number, size: number, data: Uint8Array): void;
   writeString?(offset: number, size: number, data: Uint8Array): void;
+  /**
+   * Optional: addresses in the range where a write of `size` bytes only says "look" (a virtio
+   * queue's notify address): the hypervisor may turn them into ioeventfds (KVM_IOEVENTFD), so
+   * such a write never leaves the kernel and `ring()` runs on the device thread a moment later.
+   * A write of another size still arrives through write(). `ring` checks the device's state
+   * itself, and may be called spuriously.
+   */
+  readonly doorbells?: readonly Doorbell[];
+}
+
+/** A write-only trigger inside a device's range (see {@link BusDevice.doorbells}). */
+export interface Doorbell {
+  /** Offset from the range's base. */
+  readonly offset: number;
+  readonly size: 1 | 2 | 4 | 8;
+  ring(): void;
 }
 
 export interface BusRange {

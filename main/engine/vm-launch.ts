@@ -49,6 +49,14 @@ export const VmLaunchOptions = z.object({
   /** PC machine: the ISO in the optical drive, or an empty drive. */
   cdrom: z.string().min(1).max(4096).nullable().default(null),
   bootOrder: z.array(PcBootDevice).min(1).max(2).default(['cdrom', 'disk']),
+  /**
+   * PC machine: SeaBIOS's boot menu ("Press ESC for boot menu.", waiting `timeoutMs`), or null
+   * for none (QEMU's default, `-boot menu=off`).
+   */
+  bootMenu: z
+    .object({ timeoutMs: z.number().int().min(0).max(65535) })
+    .nullable()
+    .default(null),
   /** Disk images (raw or qcow2), as virtio-blk devices (direct machine: over virtio-mmio). */
   disks: z
     .array(

@@ -39,6 +39,7 @@ import {
   urlHost,
 } from './access.js';
 import { openStaticRoot, type StaticRoot } from './static-files.js';
+import { displaySocketOf } from '../control/display-relay.js';
 import { relayDisplay } from './display-relay.js';
 import { receiveMedia, UploadRefused } from './media-upload.js';
 
@@ -258,11 +259,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ws.close(1000, 'no display');
     };
     try {
-      const vm = await control.handlers['vm.get']({ id: vmId });
-      const socketPath = await control.library.supervisor.controlSocket(vm.folder);
-      if (!socketPath)
-        return refuseConsole(`"${vm.accessible ? vm.config.name : vm.id}" is not running.`);
-      relayDisplay(ws, socketPath);
+      relayDisplay(ws, await displaySocketOf(control, vmId));
     } catch (e) {
       refuseConsole(e instanceof Error ? e.message : String(e));
     }

@@ -129,6 +129,8 @@ describe('the VM library in the browser', () => {
     await page.getByTestId('settings-page-System').click();
     await page.getByTestId('settings-memory').fill('2048');
     await page.getByTestId('settings-boot-cdrom').uncheck();
+    await page.getByTestId('settings-boot-menu').check();
+    await page.getByTestId('settings-boot-menu-timeout').fill('5000');
     await shot(page, '06-settings-system');
     await page.getByTestId('settings-page-Display').click();
     await page.getByTestId('settings-vram').fill('32');
@@ -137,6 +139,11 @@ describe('the VM library in the browser', () => {
     const details = await page.getByTestId('details').innerText();
     expect(details).toMatch(/Boot Order\s+Hard Disk\n/);
     expect(details).toMatch(/Video Memory\s+32 MiB/);
+    expect(details).toMatch(/Boot Menu\s+Shown, 5000 ms/);
+    const config = JSON.parse(
+      readFileSync(path.join(server.home, 'Web Server', 'Web Server.vireo.json'), 'utf8'),
+    ) as { bootMenu: unknown };
+    expect(config.bootMenu).toEqual({ enabled: true, timeoutMs: 5000 });
   });
 
   it('shows a change made from the CLI without a reload', async () => {

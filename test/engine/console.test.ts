@@ -8,6 +8,8 @@
  *   (within 1 %: the framebuffer console's cursor blinks);
  * - a click captures the keyboard; typing `echo vireotyped` and Enter reaches the guest's shell
  *   on tty1 (its output is copied to COM1, where the test reads it);
+ * - mouse integration: the guest drives the virtio tablet, the console says so, and the pointer
+ *   moved over the canvas and a click arrive as the guest's evdev events (position within 2 %);
  * - the console's optical drive menu puts another ISO in the drive, and the guest reads the new
  *   disc's volume ID;
  * - the main window's Performance tab shows non-zero CPU and a rising uptime, and its Serial
@@ -140,6 +142,38 @@ describe('console window (real KVM, Chromium)', () => {
     await page.keyboard.press('ControlRight');
     await page.getByTestId('console-status').getByText('Click the screen').waitFor();
 
+    // Mouse integration: the guest's virtio_input drives the tablet, so the pointer over the
+    // canvas reaches the guest as absolute positions, without capture.
+    expect(serial()).toMatch(/vireo-tablet: \/dev\/input\/event\d+/);
+    await page.getByTestId('console-mouse-integration').waitFor({ timeout: 60_000 });
+    const box = (await page.getByTestId('console-canvas').boundingBox())!;
+    const at = { x: box.x + box.width / 4, y: box.y + (3 * box.height) / 4 };
+    await page.mouse.move(at.x, at.y);
+    const tabletValues = (code: number): number[] =>
+      [
+        ...serial().matchAll(
+          new RegExp(`vireo-tablet-event: type=3 code=${code} value=(\\d+)`, 'g'),
+        ),
+      ].map((m) => Number(m[1]));
+    // A quarter across and three quarters down: 0x7fff / 4 and 3 * 0x7fff / 4, within 2 %.
+    const near = (values: number[], want: number) =>
+      values.some((v) => Math.abs(v - want) <= 0.02 * 0x7fff);
+    await until(
+      'the pointer position seen by the guest',
+      () => near(tabletValues(0), 0x7fff / 4) && near(tabletValues(1), (3 * 0x7fff) / 4),
+    );
+    const clicks = (value: 0 | 1) =>
+      serial().split(`vireo-tablet-event: type=1 code=272 value=${value}`).length - 1;
+    const [downs, ups] = [clicks(1), clicks(0)];
+    await page.mouse.down();
+    await page.mouse.up();
+    await until(
+      'the click seen by the guest (BTN_LEFT down and up)',
+      () => clicks(1) > downs && clicks(0) > ups,
+    );
+    await shot(page, 'console-2b-mouse-integration');
+    await page.keyboard.press('ControlRight');
+
     // Optical drive: choose the second ISO from the console's toolbar.
     await until('the first disc seen by the guest', () =>
       serial().includes('vireo-cdlabel: VIREO_LIVE'),
@@ -180,6 +214,15 @@ describe('console window (real KVM, Chromium)', () => {
     );
     await page.getByTestId('console-off').waitFor({ timeout: 60_000 });
     await shot(page, 'console-3-powered-off');
-    expect(await page.getByTestId('console-off').innerText()).toMatch(/powered off/i);
+    // How the VM ended, from the VM host's own log, if it was not a power-off.
+    const ended = await page.getByTestId('console-off').innerText();
+    const hostLogTail = () => {
+      try {
+        return readFileSync(path.join(home, 'Live', 'Logs', 'vm-host.log'), 'utf8').slice(-4000);
+      } catch {
+        return '(no VM host log)';
+      }
+    };
+    expect(ended, /powered off/i.test(ended) ? '' : hostLogTail()).toMatch(/powered off/i);
   }, 1_200_000);
 });

@@ -5,6 +5,9 @@
  * `vireo sendkey`. SeaBIOS finds the ATAPI CD-ROM on the PIIX3 IDE controller, El Torito loads
  * isolinux, vesamenu draws the graphical menu through the VGA BIOS's VBE modes; Enter boots
  * the installer's kernel, which finds the framebuffer and shows the installer's first screen.
+ * The VM has the firmware's boot menu on (`modifyvm --boot-menu on`): the test waits for
+ * SeaBIOS's "Press ESC for boot menu." (its log, which also goes to the screen), presses ESC,
+ * reads the device list and picks the DVD by its number, as a person at the menu does.
  *
  * Both screens are compared with QEMU's own screendumps of the same ISO
  * (test/fixtures/installer-reference.mjs, made on the host before the nested guest boots):
@@ -36,6 +39,25 @@ function vmLogTail(): string {
     return readFileSync(path.join(home, 'Installer', 'Logs', 'vm-host.log'), 'utf8').slice(-4000);
   } catch {
     return '(no VM log)';
+  }
+}
+
+/** Polls the VM host's log until `pattern` matches a line; returns the match. */
+async function logLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let log = '';
+    try {
+      log = readFileSync(path.join(home, 'Installer', 'Logs', 'vm-host.log'), 'utf8');
+    } catch {
+      // Not written yet.
+    }
+    for (const line of log.split('\n')) {
+      const m = pattern.exec(line);
+      if (m) return m;
+    }
+    if (Date.now() > deadline) throw new Error(`${vmLogTail()}\nno log line matched ${pattern}`);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -122,13 +144,33 @@ describe('PC machine booting an ISO (real KVM)', () => {
       '--memory',
       String(INSTALLER_MEMORY_MIB),
     );
-    vireo('modifyvm', 'Installer', '--cdrom', iso, '--boot', 'cdrom');
+    // The boot menu waits a minute: long enough for a loaded nested machine to see the prompt.
+    vireo(
+      'modifyvm',
+      'Installer',
+      '--cdrom',
+      iso,
+      '--boot',
+      'cdrom',
+      '--boot-menu',
+      'on',
+      '--boot-menu-timeout',
+      '60000',
+    );
     const plane = await createControlPlane({ home, mode: 'browser', watch: false });
     try {
       const started = Date.now();
       const vm = await plane.handlers['vm.get']({ id: 'Installer' });
       await plane.handlers['vm.start']({ id: vm.id });
-      console.log('pc-cdrom: VM started, waiting for the installer menu');
+      console.log("pc-cdrom: VM started, waiting for the firmware's boot menu prompt");
+      await logLine(/firmware: Press ESC for boot menu/, 120_000);
+      vireo('sendkey', 'Installer', 'esc');
+      await logLine(/firmware: Select boot device:/, 60_000);
+      const dvd = await logLine(/firmware: (\d)\. DVD\/CD \[ata1-0: VIREO DVD-ROM/, 30_000);
+      console.log(`pc-cdrom: boot menu shown; choosing entry ${dvd[1]} (${dvd[0]})`);
+      vireo('sendkey', 'Installer', dvd[1]!);
+      await logLine(/firmware: Booting from DVD\/CD/, 60_000);
+      console.log('pc-cdrom: waiting for the installer menu');
       await screenLike('Installer', menu, 'menu', 240_000);
       console.log(`pc-cdrom: menu after ${((Date.now() - started) / 1000).toFixed(1)} s`);
       // Like a person: let the menu settle, then press Enter once. Loading the installer's

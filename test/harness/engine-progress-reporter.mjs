@@ -1,5 +1,5 @@
 // A vitest reporter that records each finished engine test file in $VIREO_ENGINE_PROGRESS, one
-// JSON line per file ({ run, file, state }), fsynced before the next file starts: the record a
+// JSON line per file ({ run, attempt, file, state }), fsynced before the next file starts: the record a
 // retry after a wedged L1 resumes from (test/harness/engine-suite.mjs). Without the variable it
 // does nothing.
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
@@ -17,6 +17,7 @@ export default class EngineProgressReporter {
     if (!progress) return;
     const line = JSON.stringify({
       run: process.env.VIREO_HARNESS_RUN ?? '',
+      attempt: Number(process.env.VIREO_HARNESS_ATTEMPT ?? '1'),
       file: path.relative(this.root, testModule.moduleId),
       state: testModule.state(),
     });

@@ -9,13 +9,16 @@ export const modifyvm: CliCommand = {
   summary: "Change a VM's settings",
   usage: [
     'vireo modifyvm VM [--name NAME] [--ostype ID] [--memory MB] [--cpus N] [--cdrom ISO|none]',
-    '                  [--boot DEV[,DEV...]] [--kernel FILE [--initrd FILE|none] [--append CMDLINE]]',
+    '                  [--boot DEV[,DEV...]] [--boot-menu on|off] [--boot-menu-timeout MS]',
+    '                  [--kernel FILE [--initrd FILE|none] [--append CMDLINE]]',
     '                  [--nic virtio-net|none] [--vram MB] [--serial on|off] [--description TEXT]',
     '                  [--attach-disk IMAGE [--disk-bus virtio|ide]] [--detach-disk IMAGE]',
     '',
     '  VM           name or UUID',
     '  --boot       firmware boot order from cdrom, disk, network (e.g. --boot cdrom,disk);',
     '               switches a VM that boots a Linux kernel directly back to firmware boot',
+    '  --boot-menu  the firmware\'s boot menu: "Press ESC for boot menu." at power on, waiting',
+    '               --boot-menu-timeout milliseconds (0-65535, 2500 by default) for the key',
     '  --kernel     boot this Linux kernel directly (no firmware); --initrd and --append may',
     '               also change an existing direct-kernel boot on their own',
     '  --cdrom none empties the optical drive',
@@ -35,6 +38,8 @@ export const modifyvm: CliCommand = {
         cpus: { type: 'string' },
         cdrom: { type: 'string' },
         boot: { type: 'string' },
+        'boot-menu': { type: 'string' },
+        'boot-menu-timeout': { type: 'string' },
         kernel: { type: 'string' },
         initrd: { type: 'string' },
         append: { type: 'string' },
@@ -88,17 +93,34 @@ export const modifyvm: CliCommand = {
         throw new UsageError(`--boot: "${names[bad]}" is not one of cdrom, disk, network`);
       changes.bootOrder = order.map((o) => o.data!);
     }
+    const menu = values['boot-menu'];
+    if (menu !== undefined && menu !== 'on' && menu !== 'off')
+      throw new UsageError('--boot-menu must be on or off');
+    const menuTimeout = parseInteger('--boot-menu-timeout', values['boot-menu-timeout']);
+    if (menuTimeout !== undefined && (menuTimeout < 0 || menuTimeout > 65535))
+      throw new UsageError('--boot-menu-timeout must be 0 to 65535 milliseconds');
     const kernelFlags =
       values.kernel !== undefined || values.initrd !== undefined || values.append !== undefined;
     if (kernelFlags && values.boot !== undefined)
       throw new UsageError('--boot (firmware) and --kernel/--initrd/--append exclude each other');
-    if (Object.keys(changes).length === 0 && !kernelFlags && values.nic === undefined)
+    if (
+      Object.keys(changes).length === 0 &&
+      !kernelFlags &&
+      values.nic === undefined &&
+      menu === undefined &&
+      menuTimeout === undefined
+    )
       throw new UsageError('nothing to change: give at least one option');
 
     const vm = await ctx.call('vm.get', { id: positionals[0]! });
     if (!vm.accessible)
       throw new CliError(`"${vm.name}" is inaccessible and cannot be changed: ${vm.stateReason}`);
     // Flags that refine a setting are merged with what the VM has now.
+    if (menu !== undefined || menuTimeout !== undefined)
+      changes.bootMenu = {
+        enabled: menu === undefined ? vm.config.bootMenu.enabled : menu === 'on',
+        timeoutMs: menuTimeout ?? vm.config.bootMenu.timeoutMs,
+      };
     if (values.nic !== undefined) changes.network = { ...vm.config.network, adapter: values.nic };
     if (kernelFlags) {
       const current = vm.config.boot.source === 'linux-kernel' ? vm.config.boot : null;

@@ -21,7 +21,7 @@ import { CliError, UsageError, parseInteger, type CliCommand } from '../command.
 const USAGE =
   'vireo run --kernel FILE [--initrd FILE] [--append "ARGS"] [--disk IMAGE]... [--memory MB] ' +
   '[--cpus N] [--reboot-action reset|exit] [--verbose]\n' +
-  'vireo run [--cdrom ISO] [--disk IMAGE]... [--disk-bus ide|virtio] [--boot cdrom,disk] [--bios FILE] [--memory MB] [--cpus N] ' +
+  'vireo run [--cdrom ISO] [--disk IMAGE]... [--disk-bus ide|virtio] [--boot cdrom,disk] [--boot-menu MS] [--bios FILE] [--memory MB] [--cpus N] ' +
   '[--screenshot SECONDS:FILE.png]... [--sendkey SECONDS:KEY[,KEY...]]... [--stop-after SECONDS] [--verbose]\n' +
   '  With --kernel: boots a 64-bit Linux bzImage directly (no firmware); each --disk (raw or\n' +
   '  qcow2) is a virtio-blk disk over virtio-mmio (/dev/vda, /dev/vdb, ... in the guest).\n' +
@@ -30,6 +30,7 @@ const USAGE =
   ') booting, in --boot order (default cdrom,disk), the ISO in its IDE CD-ROM drive or the\n' +
   '  --disk images: IDE hard disks (primary master, primary slave, secondary slave), or with\n' +
   '  --disk-bus virtio virtio-blk disks on virtio-pci (PCI slots 4, 5, ...; /dev/vda in Linux).\n' +
+  '  --boot-menu MS shows SeaBIOS\'s "Press ESC for boot menu." prompt for MS milliseconds.\n' +
   '  The serial console (COM1) is on this terminal; --verbose adds the firmware log on stderr.\n' +
   '  --screenshot saves the screen SECONDS after start (repeatable); --sendkey types keys then\n' +
   '  (names as in `vireo sendkey`, e.g. 10:ret or 5:ctrl-alt-delete,down); --stop-after powers off.\n' +
@@ -96,6 +97,7 @@ export const run: CliCommand = {
         cdrom: { type: 'string' },
         disk: { type: 'string', multiple: true },
         boot: { type: 'string' },
+        'boot-menu': { type: 'string' },
         bios: { type: 'string' },
         screenshot: { type: 'string', multiple: true },
         sendkey: { type: 'string', multiple: true },
@@ -123,6 +125,11 @@ export const run: CliCommand = {
         `the PC machine takes at most ${PC_MAX_DISKS} disks (IDE primary master and slave, secondary slave)`,
       );
     const bootOrder = values.boot === undefined ? undefined : parseBootOrder(values.boot);
+    const bootMenuMs = parseInteger('--boot-menu', values['boot-menu']);
+    if (bootMenuMs !== undefined && machine === 'direct')
+      throw new UsageError('--boot-menu is for the PC machine (its firmware): leave out --kernel');
+    if (bootMenuMs !== undefined && bootMenuMs > 65535)
+      throw new UsageError('--boot-menu MS must be 0 to 65535 milliseconds');
     const screenshots = (values.screenshot ?? []).map(parseScreenshot);
     const keyPresses = (values.sendkey ?? []).map(parseSendKey);
     const stopAfter = values['stop-after'] === undefined ? null : Number(values['stop-after']);
@@ -139,6 +146,7 @@ export const run: CliCommand = {
         ...(values.bios ? { firmware: values.bios } : {}),
         cdrom: values.cdrom ?? null,
         ...(bootOrder ? { bootOrder } : {}),
+        ...(bootMenuMs !== undefined ? { bootMenu: { timeoutMs: bootMenuMs } } : {}),
         disks: (values.disk ?? []).map((p) => ({ path: p, bus: diskBus })),
         initrd: values.initrd ?? null,
         append: values.append ?? 'console=ttyS0',

@@ -40,6 +40,7 @@ export const showvminfo: CliCommand = {
       ['CPUs', String(c.cpus)],
       ['Memory', `${c.memoryMiB} MiB`],
       ['Boot', boot],
+      ['Boot menu', c.bootMenu.enabled ? `on, waits ${c.bootMenu.timeoutMs} ms for ESC` : 'off'],
       ...c.disks.map((d, i): [string, string] => [
         `Disk ${i}`,
         `${d.path} (${d.format}, ${d.sizeMiB} MiB, ${d.allocation}, ${d.bus})${

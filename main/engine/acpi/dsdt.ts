@@ -153,7 +153,11 @@ export interface PciRootWindow {
  * PC guest sees no PCI device at all. Descriptors: ACPI 6.5 §6.4.2.5 (I/O port), §6.4.3.5.2-3
  * (DWord / Word Address Space).
  */
-export function amlPciRootBridge(window: PciRootWindow): Uint8Array {
+export function amlPciRootBridge(
+  window: PciRootWindow,
+  /** Objects inside the bridge's scope (the interrupt routing of amlPciInterruptRouting). */
+  children: Uint8Array = new Uint8Array(0),
+): Uint8Array {
   const le16 = (v: number) => [v & 0xff, (v >>> 8) & 0xff];
   const le32 = (v: number) => [...le16(v & 0xffff), ...le16(v >>> 16)];
   // Word Address Space: tag 0x88, length 13; type; general flags 0x0C (min and max fixed,
@@ -232,8 +236,213 @@ export function amlPciRootBridge(window: PciRootWindow): Uint8Array {
     AML_NAME_OP,
     ...amlNameSeg('_CRS'),
     ...crs,
+    ...children,
   ];
   return Uint8Array.from([0x5b, 0x82, ...amlPkgLength(body.length), ...body]);
+}
+
+// Opcodes of ACPI 6.5 §20.2 the interrupt routing needs.
+const AML_DWORD_PREFIX = 0x0c;
+const AML_BUFFER_OP = 0x11;
+const AML_METHOD_OP = 0x14;
+const AML_ARG0_OP = 0x68;
+const AML_STORE_OP = 0x70;
+const AML_AND_OP = 0x7b;
+const AML_OR_OP = 0x7d;
+const AML_CREATE_DWORD_FIELD_OP = 0x8a;
+const AML_IF_OP = 0xa0;
+const AML_RETURN_OP = 0xa4;
+const AML_EXT_OP_PREFIX = 0x5b;
+const AML_EXT_OP_REGION_OP = 0x80;
+const AML_EXT_FIELD_OP = 0x81;
+const AML_EXT_DEVICE_OP = 0x82;
+const AML_ROOT_CHAR = 0x5c;
+const AML_MULTI_NAME_PREFIX = 0x2f;
+/** Target := NullName: the result is not stored (20.2.2, 20.2.5.4). */
+const AML_NULL_NAME = 0x00;
+/** RegionSpace PCI_Config (19.6.100, table 19.x "Operation Region Address Space Identifiers"). */
+const REGION_SPACE_PCI_CONFIG = 0x02;
+/** FieldFlags: AccessType ByteAcc (1), LockRule NoLock, UpdateRule Preserve (20.2.5.2). */
+const FIELD_FLAGS_BYTE_ACC = 0x01;
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+/** An absolute NameString `\A.B.C` (20.2.2: RootChar MultiNamePrefix SegCount NameSegs). */
+function amlAbsolutePath(...segments: string[]): number[] {
+  return [AML_ROOT_CHAR, AML_MULTI_NAME_PREFIX, segments.length, ...segments.flatMap(amlNameSeg)];
+}
+
+/** `Device (name) { body }` (20.2.5.2). */
+function amlDevice(name: string, body: number[]): number[] {
+  const content = [...amlNameSeg(name), ...body];
+  return [AML_EXT_OP_PREFIX, AML_EXT_DEVICE_OP, ...amlPkgLength(content.length), ...content];
+}
+
+/** `Method (name, args, serialized) { body }` (20.2.5.2: MethodFlags bits 2:0 ArgCount, bit 3). */
+function amlMethod(name: string, args: number, serialized: boolean, body: number[]): number[] {
+  const content = [...amlNameSeg(name), (args & 7) | (serialized ? 0x08 : 0), ...body];
+  return [AML_METHOD_OP, ...amlPkgLength(content.length), ...content];
+}
+
+/** `Buffer () { bytes }` with its size as a byte or word constant (20.2.5.4 DefBuffer). */
+function amlBuffer(bytes: readonly number[]): number[] {
+  const size =
+    bytes.length < 256
+      ? [AML_BYTE_PREFIX, bytes.length]
+      : [0x0b, bytes.length & 0xff, bytes.length >> 8];
+  return [AML_BUFFER_OP, ...amlPkgLength(size.length + bytes.length), ...size, ...bytes];
+}
+
+/**
+ * An Extended Interrupt descriptor (ACPI 6.5 §6.4.3.6, tag 0x89) for PCI INTx: consumer,
+ * level-triggered, active high, shared (flags 0x09), as QEMU's DSDT describes its PCI links.
+ * The first interrupt number sits at byte 5, which `_CRS` and `_SRS` below rely on.
+ */
+function pciLinkInterrupts(irqs: readonly number[]): number[] {
+  return [0x89, 2 + 4 * irqs.length, 0x00, 0x09, irqs.length, ...irqs.flatMap(le32), 0x79, 0x00];
+}
+
+/** The ISA IRQs a PCI interrupt link offers the OS (_PRS): QEMU's PIIX choice. */
+export const PCI_LINK_IRQS: readonly number[] = [5, 10, 11];
+
+/**
+ * PCI interrupt routing for an i440FX/PIIX3 PC, inside `Device (PCI0)` (ACPI 6.5 §6.2.13 _PRT,
+ * §6.2.16 _SRS, §6.1.5 _STA; PCI interrupt link devices PNP0C0F). Without it an ACPI OS cannot
+ * tell where a PCI function's INTx goes (Linux: "PCI INT A: no GSI") and falls back to the
+ * interrupt line register with the IOAPIC pin's ISA defaults. The objects:
+ *
+ *   Device (ISA_) { Name (_ADR, 0x00010000)                      // 00:01.0, the PIIX3
+ *     OperationRegion (PIRQ, PCI_Config, 0x60, 4) }              // PIRQ route control
+ *   Field (\PCI0.ISA_.PIRQ, ByteAcc, NoLock, Preserve) { PRQA, 8, PRQB, 8, PRQC, 8, PRQD, 8 }
+ *   Device (LNKA) { Name (_HID, EisaId ("PNP0C0F")) Name (_UID, 1)
+ *     Name (_PRS, ResourceTemplate () { Interrupt (, Level, ActiveHigh, Shared) { 5, 10, 11 } })
+ *     Method (_STA) { If (And (PRQA, 0x80)) { Return (0x09) } Return (0x0B) } // off: present
+ *     Method (_DIS) { Or (PRQA, 0x80, PRQA) }
+ *     Method (_CRS, 0, Serialized) { Name (BUFF, ResourceTemplate () { Interrupt (...) { 0 } })
+ *       CreateDWordField (BUFF, 5, IRQW) Store (And (PRQA, 0x0F), IRQW) Return (BUFF) }
+ *     Method (_SRS, 1) { CreateDWordField (Arg0, 5, IRQW) Store (IRQW, PRQA) } }
+ *   ... LNKB-LNKD on PRQB-PRQD ...
+ *   Name (_PRT, Package () { Package () { 0xSSSSFFFF, pin, LNKx, 0 }, ... })
+ *
+ * for every slot 1-31 and pin, LNKx being PIRQ (slot - 1 + pin) mod 4 (pin 0 = INTA), the
+ * board's swizzle (../devices/piix3 pirqOf). The PIIX3 refuses reserved IRQs in its route
+ * registers, so an OS asking _SRS for one gets a disabled link, not a wrong interrupt.
+ */
+export function amlPciInterruptRouting(isaSlot = 1): Uint8Array {
+  const links = ['LNKA', 'LNKB', 'LNKC', 'LNKD'];
+  const fields = ['PRQA', 'PRQB', 'PRQC', 'PRQD'];
+  const isa = amlDevice('ISA_', [
+    AML_NAME_OP,
+    ...amlNameSeg('_ADR'),
+    AML_DWORD_PREFIX,
+    ...le32(isaSlot << 16),
+    AML_EXT_OP_PREFIX,
+    AML_EXT_OP_REGION_OP,
+    ...amlNameSeg('PIRQ'),
+    REGION_SPACE_PCI_CONFIG,
+    AML_BYTE_PREFIX,
+    0x60,
+    AML_BYTE_PREFIX,
+    0x04,
+  ]);
+  const fieldList = [
+    ...amlAbsolutePath('PCI0', 'ISA_', 'PIRQ'),
+    FIELD_FLAGS_BYTE_ACC,
+    ...fields.flatMap((f) => [...amlNameSeg(f), 8]), // NamedField: NameSeg PkgLength(bits)
+  ];
+  const field = [
+    AML_EXT_OP_PREFIX,
+    AML_EXT_FIELD_OP,
+    ...amlPkgLength(fieldList.length),
+    ...fieldList,
+  ];
+  const linkDevices = links.flatMap((link, i) => {
+    const reg = amlNameSeg(fields[i]!);
+    const ifBody = [AML_AND_OP, ...reg, AML_BYTE_PREFIX, 0x80, AML_NULL_NAME];
+    const ifThen = [AML_RETURN_OP, AML_BYTE_PREFIX, 0x09];
+    const sta = amlMethod('_STA', 0, false, [
+      AML_IF_OP,
+      ...amlPkgLength(ifBody.length + ifThen.length),
+      ...ifBody,
+      ...ifThen,
+      AML_RETURN_OP,
+      AML_BYTE_PREFIX,
+      0x0b,
+    ]);
+    const dis = amlMethod('_DIS', 0, false, [AML_OR_OP, ...reg, AML_BYTE_PREFIX, 0x80, ...reg]);
+    const crs = amlMethod('_CRS', 0, true, [
+      AML_NAME_OP,
+      ...amlNameSeg('BUFF'),
+      ...amlBuffer(pciLinkInterrupts([0])),
+      AML_CREATE_DWORD_FIELD_OP,
+      ...amlNameSeg('BUFF'),
+      AML_BYTE_PREFIX,
+      0x05,
+      ...amlNameSeg('IRQW'),
+      AML_STORE_OP,
+      AML_AND_OP,
+      ...reg,
+      AML_BYTE_PREFIX,
+      0x0f,
+      AML_NULL_NAME,
+      ...amlNameSeg('IRQW'),
+      AML_RETURN_OP,
+      ...amlNameSeg('BUFF'),
+    ]);
+    const srs = amlMethod('_SRS', 1, false, [
+      AML_CREATE_DWORD_FIELD_OP,
+      AML_ARG0_OP,
+      AML_BYTE_PREFIX,
+      0x05,
+      ...amlNameSeg('IRQW'),
+      AML_STORE_OP,
+      ...amlNameSeg('IRQW'),
+      ...reg,
+    ]);
+    return amlDevice(link, [
+      AML_NAME_OP,
+      ...amlNameSeg('_HID'),
+      AML_DWORD_PREFIX,
+      0x41,
+      0xd0,
+      0x0c,
+      0x0f, // EisaId ("PNP0C0F")
+      AML_NAME_OP,
+      ...amlNameSeg('_UID'),
+      ...amlByteInteger(i + 1),
+      AML_NAME_OP,
+      ...amlNameSeg('_PRS'),
+      ...amlBuffer(pciLinkInterrupts(PCI_LINK_IRQS)),
+      ...sta,
+      ...dis,
+      ...crs,
+      ...srs,
+    ]);
+  });
+  const entries: number[] = [];
+  let count = 0;
+  for (let slot = 1; slot < 32; slot++) {
+    for (let pin = 0; pin < 4; pin++) {
+      const element = [
+        AML_DWORD_PREFIX,
+        ...le32(((slot << 16) | 0xffff) >>> 0),
+        ...amlByteInteger(pin),
+        ...amlNameSeg(links[(slot - 1 + pin) & 3]!),
+        AML_ZERO_OP,
+      ];
+      entries.push(AML_PACKAGE_OP, ...amlPkgLength(1 + element.length), 4, ...element);
+      count++;
+    }
+  }
+  const prt = [
+    AML_NAME_OP,
+    ...amlNameSeg('_PRT'),
+    AML_PACKAGE_OP,
+    ...amlPkgLength(1 + entries.length),
+    count,
+    ...entries,
+  ];
+  return Uint8Array.from([...isa, ...field, ...linkDevices, ...prt]);
 }
 
 /** A legacy ISA device with a PNP id ("PNPxxxx", as EisaId) and fixed I/O ports and IRQ. */
@@ -294,11 +503,20 @@ export function buildDsdt(options: {
   s5SleepType: number;
   virtioMmio?: readonly VirtioMmioAcpiDevice[];
   pciRoot?: PciRootWindow;
+  /** Declare the PIIX3's PCI interrupt routing (_PRT and link devices) inside the PCI root. */
+  pciInterruptRouting?: boolean;
   legacyDevices?: readonly LegacyAcpiDevice[];
 }): Uint8Array {
   const parts = [
     amlSleepState('_S5_', options.s5SleepType, options.s5SleepType),
-    ...(options.pciRoot ? [amlPciRootBridge(options.pciRoot)] : []),
+    ...(options.pciRoot
+      ? [
+          amlPciRootBridge(
+            options.pciRoot,
+            options.pciInterruptRouting ? amlPciInterruptRouting() : undefined,
+          ),
+        ]
+      : []),
     ...(options.legacyDevices ?? []).map((d) => amlLegacyDevice(d)),
     ...(options.virtioMmio ?? []).map((d, i) => amlVirtioMmioDevice(i, d)),
   ];

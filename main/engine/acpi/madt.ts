@@ -58,13 +58,28 @@ export interface MadtOptions {
   ioApicId?: number;
   /** The GSI the PIT (ISA IRQ 0) raises under the hypervisor's routing; default 0 (KVM default). */
   timerGsi?: 0 | 2;
+  /**
+   * ISA IRQs the PCI interrupt links may route PCI INTx to (PC machine: 5, 10, 11). PCI
+   * interrupts are level-triggered, active high here (QEMU's MADT says the same), unlike the
+   * ISA default of edge: each gets an override so the OS programs the IOAPIC pin to match.
+   */
+  pciIrqs?: readonly number[];
 }
 
 export function buildMadt(o: MadtOptions): Uint8Array {
   if (!Number.isInteger(o.cpus) || o.cpus < 1 || o.cpus > MADT_MAX_CPUS) {
     throw new RangeError(`MADT: ${o.cpus} vCPUs; between 1 and ${MADT_MAX_CPUS} are supported`);
   }
-  const overrides = isaOverrides(o.timerGsi ?? 0);
+  const overrides = [
+    ...isaOverrides(o.timerGsi ?? 0),
+    ...(o.pciIrqs ?? [])
+      .filter((irq) => irq !== 9)
+      .map((irq) => ({
+        source: irq,
+        globalSystemInterrupt: irq,
+        flags: INTI_ACTIVE_HIGH | INTI_LEVEL,
+      })),
+  ];
   const length = SDT_HEADER_LENGTH + 8 + 8 * o.cpus + 12 + 10 * overrides.length + 6;
   const w = new TableWriter(length);
   w.u32(SDT_HEADER_LENGTH, LOCAL_APIC_ADDRESS);

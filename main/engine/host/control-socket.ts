@@ -45,7 +45,8 @@ export type ControlRequest = z.infer<typeof ControlRequest>;
  * What a viewer sends once the connection streams the display, one JSON object per line:
  * `next` asks for the next update (./display-stream.ts), `key` is a host key by
  * `KeyboardEvent.code`, `mouse` relative motion with buttons in PS/2 order (bit 0 left, 1 right,
- * 2 middle). Updates come back as binary, length-prefixed.
+ * 2 middle), `pointer` the absolute position over the screen (0..32767 on each axis, for the
+ * tablet) with the same buttons and wheel clicks. Updates come back as binary, length-prefixed.
  */
 export const DisplayInput = z.discriminatedUnion('t', [
   z.object({ t: z.literal('next') }),
@@ -55,6 +56,13 @@ export const DisplayInput = z.discriminatedUnion('t', [
     dx: z.number().int().min(-4096).max(4096),
     dy: z.number().int().min(-4096).max(4096),
     buttons: z.number().int().min(0).max(7),
+  }),
+  z.object({
+    t: z.literal('pointer'),
+    x: z.number().int().min(0).max(0x7fff),
+    y: z.number().int().min(0).max(0x7fff),
+    buttons: z.number().int().min(0).max(7),
+    wheel: z.number().int().min(-16).max(16),
   }),
 ]);
 export type DisplayInput = z.infer<typeof DisplayInput>;

@@ -122,16 +122,27 @@ async function main(): Promise<void> {
         if (!running.hasDisplay) return null;
         const viewer = { send };
         const detach = running.display.attach(viewer);
+        // Keys this console holds down: released when it goes away, so a closed window or a
+        // dropped connection never leaves a key repeating in the guest.
+        const held = new Set<string>();
         return {
           input: (m) => {
             if (m.t === 'next') running.display.request(viewer);
             else {
               running.display.wake();
-              if (m.t === 'key') running.keyEvent(m.code, m.down);
-              else running.mouseEvent(m.dx, m.dy, m.buttons);
+              if (m.t === 'key') {
+                if (m.down) held.add(m.code);
+                else held.delete(m.code);
+                running.keyEvent(m.code, m.down);
+              } else if (m.t === 'mouse') running.mouseEvent(m.dx, m.dy, m.buttons);
+              else running.pointerEvent(m.x, m.y, m.buttons, m.wheel);
             }
           },
-          close: detach,
+          close: () => {
+            for (const code of held) running.keyEvent(code, false);
+            held.clear();
+            detach();
+          },
         };
       },
     }).catch((e: unknown) => {

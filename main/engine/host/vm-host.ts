@@ -73,7 +73,9 @@ export class VmHost {
   private images: DiskImage[] = [];
   private renderer: { vga: StdVga; renderer: VgaRenderer } | undefined;
   /** The screen for viewers (console windows) and screenshots; see ./display-stream.ts. */
-  readonly display = new DisplayHub(() => this.displaySource());
+  readonly display = new DisplayHub(() => this.displaySource(), {
+    absolutePointer: () => this.machine?.tablet?.active ?? false,
+  });
   /** The optical drive's medium after a live change; a guest reset keeps it. */
   private opticalMedium: string | null | undefined;
 
@@ -131,6 +133,7 @@ export class VmHost {
               callbacks,
               this.images.map((image, i) => ({ image, bus: options.disks[i]?.bus ?? 'ide' })),
               options.bootOrder,
+              options.bootMenu,
             )
           : assembleDirectMachine(vm, this.launch.boot, options, callbacks, this.images);
       this.machine = machine;
@@ -144,6 +147,7 @@ export class VmHost {
         initialStates: machine.initialStates,
         buses: { ports: machine.ports, mmio: machine.mmio },
         onFault: (fault) => this.abort(fault),
+        onLog: (line) => this.events.onLog(line),
         onSystemEvent: (event) =>
           event === 'reset'
             ? this.guestReset()
@@ -222,6 +226,16 @@ export class VmHost {
     const mouse = this.machine?.mouse;
     if (!mouse || this.ending) return false;
     return mouse.mouseEvent(dx, dy, buttons);
+  }
+
+  /**
+   * The host pointer over the console's screen, absolute (x, y in 0..0x7fff), buttons in PS/2
+   * order, wheel clicks: for the machine's tablet. False when no guest driver takes it.
+   */
+  pointerEvent(x: number, y: number, buttons: number, wheel: number): boolean {
+    const tablet = this.machine?.tablet;
+    if (!tablet || this.ending) return false;
+    return tablet.pointerEvent(x, y, buttons, wheel);
   }
 
   /**
@@ -356,6 +370,7 @@ export class VmHost {
     const old = this.vm;
     this.vm = undefined;
     this.machine?.flushLogs?.();
+    this.machine?.stopTimers?.();
     this.machine = undefined;
     this.flushSerial();
     void (async () => {
@@ -386,6 +401,7 @@ export class VmHost {
     const vm = this.vm;
     this.vm = undefined;
     this.machine?.flushLogs?.();
+    this.machine?.stopTimers?.();
     // destroy() marks every vCPU stopped synchronously, before the device call that led here
     // returns to its vCPU: the guest does not run on after a power-off.
     const destroyed = vm?.destroy() ?? Promise.resolve();

@@ -41,6 +41,8 @@ export interface VcpuStartOptions {
   onFault(fault: VcpuFault): void;
   /** The guest asked the platform to power off or reset through the backend (not via a device). */
   onSystemEvent?(event: 'shutdown' | 'reset'): void;
+  /** Backend notes for the VM's log (which doorbells became ioeventfds). */
+  onLog?(line: string): void;
 }
 
 export interface Vm {

@@ -36,10 +36,21 @@ export interface AssembledMachine {
   ramBytes: number;
   /** Called when the VM stops or resets: write out half-collected log lines. */
   flushLogs?(): void;
+  /** Called when the VM stops or resets: stop device timers (the keyboard's typematic repeat). */
+  stopTimers?(): void;
   /** The PS/2 keyboard behind the i8042 (`KeyboardEvent.code` names). */
   keyboard?: { keyEvent(code: string, down: boolean): boolean };
   /** The PS/2 mouse behind the i8042: relative motion, buttons in PS/2 order. */
   mouse?: { mouseEvent(dx: number, dy: number, buttons: number): boolean };
+  /**
+   * The absolute pointer (virtio-tablet): x and y in 0..0x7fff of the screen, PS/2-order
+   * buttons, wheel clicks. `active` while a guest driver takes its events, so a console can
+   * follow the host pointer instead of capturing the mouse.
+   */
+  tablet?: {
+    pointerEvent(x: number, y: number, buttons: number, wheel: number): boolean;
+    readonly active: boolean;
+  };
   /** Disks, for per-disk statistics. */
   disks?: { name: string; takeStats(): BlockStats }[];
   /** The display adapter, for machines that have a screen. */

@@ -1,8 +1,9 @@
 /** The main window: toolbar, VM list, details pane, and the dialogs they open. */
-import { lazy, Suspense, useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import type { CallName } from '../../../preload/contract';
 import appIcon from '../../../assets/icons/vireo.svg';
-import { call } from '../lib/bridge';
+import { bridge, call } from '../lib/bridge';
+import { runMenuCommand, type MenuActions } from './menu-commands';
 import { useConnection } from '../stores/connection';
 import { useLibrary } from '../stores/library';
 import { Details } from '../features/details/Details';
@@ -73,14 +74,40 @@ export function App() {
   const act = (name: Extract<CallName, 'vm.start' | 'vm.pause' | 'vm.resume' | 'vm.powerOff'>) => {
     if (vm) call(name, { id: vm.id }).catch(showError);
   };
-  // A VM with a screen gets its console window on Start, as in VirtualBox. Browser mode only:
-  // the Electron console window is not built yet (docs/console.md).
+  // A VM with a screen gets its console window on Start, as in VirtualBox (a tab in browser
+  // mode, a window of its own in Electron).
   const hasScreen = vm?.accessible === true && vm.config.boot.source === 'firmware';
-  const consoleAvailable = window.vireo === undefined;
   const start = () => {
-    if (vm && hasScreen && consoleAvailable) openConsole(vm.id);
+    if (vm && hasScreen) openConsole(vm.id);
     act('vm.start');
   };
+
+  // The application menu (Electron): its commands act on the selected VM like the toolbar.
+  const menuActions = useRef<{ vm: typeof vm; actions: MenuActions } | null>(null);
+  useEffect(() => {
+    menuActions.current = {
+      vm,
+      actions: {
+        newVm: () => setDialog('new'),
+        openSettings: () => setDialog('settings'),
+        openDelete: () => setDialog('delete'),
+        start,
+        call: (name) => {
+          if (vm) call(name, { id: vm.id }).catch(showError);
+        },
+      },
+    };
+  });
+  useEffect(
+    () =>
+      bridge.on('menu.command', ({ command }) => {
+        const current = menuActions.current;
+        if (!current) return;
+        const refused = runMenuCommand(command, current.vm, current.actions);
+        if (refused) showError(new Error(refused));
+      }),
+    [showError],
+  );
 
   /**
    * Drag and drop of an ISO: on a VM in the list it goes into that VM's optical drive (a live
@@ -167,7 +194,7 @@ export function App() {
         <ToolButton
           label="Show"
           icon="▣"
-          disabled={!hasScreen || !consoleAvailable || (state !== 'running' && state !== 'paused')}
+          disabled={!hasScreen || (state !== 'running' && state !== 'paused')}
           onClick={() => vm && openConsole(vm.id)}
           testId="tool-show"
         />

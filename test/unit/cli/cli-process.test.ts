@@ -79,7 +79,7 @@ describe('vireo as a process', () => {
   it('uses VIREO_HOME, and --home over it', () => {
     expect(vireo(['createvm', '--name', 'env-vm'], { VIREO_HOME: home }).code).toBe(0);
     expect(readFileSync(path.join(home, 'env-vm', 'env-vm.vireo.json'), 'utf8')).toContain(
-      '"version": 1',
+      '"version": 2',
     );
     expect(vireo(['list'], { VIREO_HOME: home }).out).toMatch(
       /^"env-vm" \{[0-9a-f-]{36}\} powered off\n$/,

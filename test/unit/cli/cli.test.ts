@@ -132,6 +132,34 @@ describe('vireo', () => {
     expect((await vireo('modifyvm', 'k-vm')).err).toContain('nothing to change');
   });
 
+  it('modifyvm turns the firmware boot menu on with its wait, and refuses bad values', async () => {
+    expect((await vireo('createvm', '--name', 'menu-vm')).code).toBe(0);
+    // A config from before the setting reads as off.
+    expect((await vireo('showvminfo', 'menu-vm')).out).toMatch(/Boot menu:\s+off/);
+    expect((await vireo('modifyvm', 'menu-vm', '--boot-menu', 'on')).code).toBe(0);
+    expect((await vireo('showvminfo', 'menu-vm')).out).toMatch(
+      /Boot menu:\s+on, waits 2500 ms for ESC/,
+    );
+    // The wait alone keeps the menu on; it is merged with what the VM has.
+    expect((await vireo('modifyvm', 'menu-vm', '--boot-menu-timeout', '10000')).code).toBe(0);
+    const vm = JSON.parse((await vireo('showvminfo', 'menu-vm', '--json')).out) as {
+      config: { bootMenu: unknown };
+    };
+    expect(vm.config.bootMenu).toEqual({ enabled: true, timeoutMs: 10000 });
+    for (const bad of [
+      ['--boot-menu', 'yes'],
+      ['--boot-menu-timeout', '70000'],
+      ['--boot-menu-timeout', '-1'],
+      ['--boot-menu-timeout', '1.5'],
+    ]) {
+      const r = await vireo('modifyvm', 'menu-vm', ...bad);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.err).toMatch(/boot-menu/);
+    }
+    expect((await vireo('modifyvm', 'menu-vm', '--boot-menu', 'off')).code).toBe(0);
+    expect((await vireo('showvminfo', 'menu-vm')).out).toMatch(/Boot menu:\s+off/);
+  });
+
   it('createvm refuses disk details without a disk size, and cpus beyond the host', async () => {
     const r = await vireo('createvm', '--name', 'd', '--disk-format', 'raw');
     expect(r.code).toBe(2);

@@ -80,6 +80,15 @@ describe('vireo run validation', () => {
     const virtio = vireoRun(...disks, '--disk-bus', 'virtio', '--cdrom', '/no/such.iso');
     expect(virtio.status).toBe(1);
     expect(virtio.stderr).toContain('/no/such.iso does not exist');
+    // The firmware's boot menu: the PC machine only, a wait SeaBIOS can hold (16 bits of ms).
+    expect(vireoRun('--kernel', kernel, '--boot-menu', '1000').stderr).toContain(
+      '--boot-menu is for the PC machine',
+    );
+    expect(vireoRun('--boot-menu', '70000').stderr).toContain('0 to 65535 milliseconds');
+    expect(vireoRun('--boot-menu', 'soon').stderr).toContain('--boot-menu needs a whole number');
+    const menu = vireoRun('--boot-menu', '3000', '--cdrom', '/no/such.iso');
+    expect(menu.status).toBe(1);
+    expect(menu.stderr).toContain('/no/such.iso does not exist');
   });
 
   it('refuses a PC launch that cannot start, before any VM exists (exit 1)', () => {

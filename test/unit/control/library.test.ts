@@ -54,7 +54,7 @@ describe('the VM library', () => {
     expect(vm.accessible).toBe(true);
     const file = path.join(root, 'alpha', 'alpha.vireo.json');
     const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(config.version).toBe(1);
+    expect(config.version).toBe(2);
     expect(config.memoryMiB).toBe(512);
     expect(config.disks).toEqual([
       { path: 'alpha.qcow2', format: 'qcow2', sizeMiB: 1024, allocation: 'thin', bus: 'virtio' },
@@ -194,6 +194,27 @@ describe('the VM library', () => {
       expect(readFileSync(file, 'utf8')).toBe(content);
     },
   );
+
+  it('reads a version 1 config (before the boot menu) as version 2, and rewrites it only on a change', async () => {
+    const vm = await library.create(request());
+    const file = path.join(root, 'alpha', 'alpha.vireo.json');
+    const v2 = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(v2.version).toBe(2);
+    expect(v2.bootMenu).toEqual({ enabled: false, timeoutMs: 2500 });
+    const { bootMenu: _dropped, ...rest } = v2;
+    const v1 = JSON.stringify({ ...rest, version: 1 }, null, 2);
+    writeFileSync(file, v1);
+    const listed = (await library.list()).find((v) => v.id === vm.id);
+    expect(listed?.accessible).toBe(true);
+    if (!listed?.accessible) return;
+    expect(listed.config.version).toBe(2);
+    expect(listed.config.bootMenu).toEqual({ enabled: false, timeoutMs: 2500 });
+    expect(readFileSync(file, 'utf8')).toBe(v1);
+    await library.update(vm.id, { bootMenu: { enabled: true, timeoutMs: 4000 } });
+    const after = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(after.version).toBe(2);
+    expect(after.bootMenu).toEqual({ enabled: true, timeoutMs: 4000 });
+  });
 
   it('creates the disk image the request asks for, as qemu-img reads it', async () => {
     const vm = await library.create(request());

@@ -33,7 +33,8 @@ describe('the VM config schema', () => {
   });
 
   it.each([
-    ['version', { ...valid, version: 2 }],
+    ['version', { ...valid, version: 3 }],
+    ['bootMenu.timeoutMs', { ...valid, bootMenu: { enabled: true, timeoutMs: 70000 } }],
     ['id', { ...valid, id: 'nope' }],
     ['cpus', { ...valid, cpus: 0 }],
     ['memoryMiB', { ...valid, memoryMiB: 1.5 }],

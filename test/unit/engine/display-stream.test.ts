@@ -14,9 +14,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { StdVga } from '../../../main/engine/devices/vga/index.js';
 import { VgaRenderer } from '../../../main/engine/display/vga-renderer.js';
+import { deflateRawSync } from 'node:zlib';
 import {
   decodeUpdate,
+  DEFLATE_BAND_PIXELS,
   DisplayHub,
+  encodeUpdate,
+  encodeUpdateCompressed,
+  RECT_ENCODING_DEFLATE,
+  RECT_ENCODING_RAW,
   type DisplayViewer,
 } from '../../../main/engine/host/display-stream.js';
 import { serveControlSocket } from '../../../main/engine/host/control-socket.js';
@@ -51,6 +57,8 @@ function collector(): DisplayViewer & { updates: Uint8Array[] } {
 }
 
 const body = (u: Uint8Array) => decodeUpdate(u.subarray(4));
+/** No pacing, every update raw and sent within the tick: tests can count them synchronously. */
+const RAW = { maxShareFactor: 0, compression: false };
 
 let cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -63,7 +71,7 @@ describe('DisplayHub', () => {
     const vga = vbeVga();
     paint(vga, 0, 0, W, H, 0x00336699);
     const renderer = new VgaRenderer(vga);
-    const hub = new DisplayHub(() => renderer, 0);
+    const hub = new DisplayHub(() => renderer, RAW);
     cleanups.push(() => hub.stop());
     const a = collector();
     hub.attach(a);
@@ -92,10 +100,34 @@ describe('DisplayHub', () => {
     expect([...hit.rgba.subarray(o, o + 4)]).toEqual([0xff, 0, 0, 0xff]);
   });
 
+  it('tells viewers when the guest starts or stops taking absolute pointer events', () => {
+    const vga = vbeVga();
+    const renderer = new VgaRenderer(vga);
+    let tabletActive = false;
+    const hub = new DisplayHub(() => renderer, { ...RAW, absolutePointer: () => tabletActive });
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    hub.attach(a);
+    hub.request(a);
+    expect(body(a.updates[0]!)).toMatchObject({ mode: 2, absolutePointer: false });
+    // The screen did not change, the pointer mode did: an update without rectangles.
+    hub.request(a);
+    expect(a.updates).toHaveLength(1);
+    tabletActive = true;
+    hub.request(a);
+    expect(a.updates).toHaveLength(2);
+    expect(body(a.updates[1]!)).toMatchObject({ mode: 2, absolutePointer: true, rects: [] });
+    hub.request(a);
+    expect(a.updates).toHaveLength(2);
+    tabletActive = false;
+    hub.request(a);
+    expect(body(a.updates[2]!)).toMatchObject({ absolutePointer: false, rects: [] });
+  });
+
   it('keeps every viewer’s changes: a screenshot or another viewer does not take them', () => {
     const vga = vbeVga();
     const renderer = new VgaRenderer(vga);
-    const hub = new DisplayHub(() => renderer, 0);
+    const hub = new DisplayHub(() => renderer, RAW);
     cleanups.push(() => hub.stop());
     const a = collector();
     const b = collector();
@@ -129,7 +161,7 @@ describe('DisplayHub', () => {
         return renderer.renderFrame();
       },
     } as unknown as VgaRenderer;
-    const hub = new DisplayHub(() => slow);
+    const hub = new DisplayHub(() => slow, { compression: false });
     cleanups.push(() => hub.stop());
     const a = collector();
     hub.attach(a);
@@ -160,16 +192,189 @@ describe('DisplayHub', () => {
 
   it('refuses malformed updates when decoding', () => {
     const vga = vbeVga();
-    const hub = new DisplayHub(() => new VgaRenderer(vga), 0);
+    const hub = new DisplayHub(() => new VgaRenderer(vga), RAW);
     cleanups.push(() => hub.stop());
     const a = collector();
     hub.attach(a);
     hub.request(a);
     const good = a.updates[0]!.subarray(4);
     expect(() => decodeUpdate(good.subarray(0, 30))).toThrow(/truncated/);
-    const offscreen = Uint8Array.from(good.subarray(0, 12 + 8));
+    const offscreen = Uint8Array.from(good.subarray(0, 12 + 16));
     new DataView(offscreen.buffer).setUint16(12, W, true); // x = width
     expect(() => decodeUpdate(offscreen)).toThrow(/off screen/);
+  });
+});
+
+describe('deflated rectangles', () => {
+  /** A screen like a terminal's: rows of glyph-like strokes in a few colours on a flat field. */
+  function terminalScreen(vga: StdVga): void {
+    const words = new Uint32Array(vga.vram.bytes.buffer, vga.vram.bytes.byteOffset, W * H);
+    words.fill(0x00202020);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        if ((y % 16 < 12 && (x * 7 + (y >> 4) * 13) % 9 < 3) || x % 8 === 0)
+          words[y * W + x] = [0x00c0c0c0, 0x0055ff55, 0x00ffff55][(x >> 6) % 3]!;
+  }
+
+  it('deflates large rectangles in bands that inflate to exactly the raw pixels', async () => {
+    const vga = vbeVga();
+    terminalScreen(vga);
+    const frame = new VgaRenderer(vga).renderFrame();
+    const whole = [{ x: 0, y: 0, w: W, h: H }];
+    const raw = encodeUpdate(frame, whole, 1);
+    const deflated = await encodeUpdateCompressed(frame, whole, 1);
+    expect(deflated.length).toBeLessThan(raw.length / 10);
+    const a = body(raw);
+    const b = body(deflated);
+    expect(a.rects).toHaveLength(1);
+    expect(a.rects[0]!.encoding).toBe(RECT_ENCODING_RAW);
+    // Bands of whole rows, top to bottom, covering the screen once.
+    const rows = Math.floor(DEFLATE_BAND_PIXELS / W);
+    expect(b.rects).toHaveLength(Math.ceil(H / rows));
+    let y = 0;
+    for (const r of b.rects) {
+      expect(r).toMatchObject({ x: 0, y, w: W, encoding: RECT_ENCODING_DEFLATE });
+      const pixels = a.rects[0]!.rgba.subarray(y * W * 4, (y + r.h) * W * 4);
+      expect(Buffer.compare(r.rgba, pixels)).toBe(0);
+      y += r.h;
+    }
+    expect(y).toBe(H);
+  });
+
+  it('sends small rectangles raw, and never a rectangle larger than its raw pixels', async () => {
+    const vga = vbeVga();
+    const words = new Uint32Array(vga.vram.bytes.buffer, vga.vram.bytes.byteOffset, W * H);
+    // Noise: xorshift32, so every pixel differs from its neighbours (only alpha repeats).
+    let seed = 0x12345678;
+    for (let i = 0; i < words.length; i++) {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      words[i] = seed >>> 0;
+    }
+    const frame = new VgaRenderer(vga).renderFrame();
+    const rects = [
+      { x: 0, y: 0, w: 64, h: 16 }, // a cursor's worth
+      { x: 0, y: 100, w: W, h: 200 }, // noise barely shrinks
+    ];
+    const compressed = await encodeUpdateCompressed(frame, rects, 1);
+    const update = body(compressed);
+    expect(update.rects[0]).toMatchObject({
+      x: 0,
+      y: 0,
+      w: 64,
+      h: 16,
+      encoding: RECT_ENCODING_RAW,
+    });
+    expect(compressed.length).toBeLessThanOrEqual(encodeUpdate(frame, rects, 1).length + 16 * 8);
+    // Whatever the encoding, the pixels are the guest's.
+    const raw = body(encodeUpdate(frame, rects, 1));
+    const big = Buffer.concat(update.rects.slice(1).map((r) => r.rgba));
+    expect(Buffer.compare(big, raw.rects[1]!.rgba)).toBe(0);
+  });
+
+  it('refuses deflated rectangles that inflate to more or less than their size, and unknown encodings', () => {
+    const update = (w: number, h: number, encoding: number, payload: Uint8Array): Uint8Array => {
+      const out = new Uint8Array(12 + 16 + payload.length);
+      const v = new DataView(out.buffer);
+      v.setUint8(0, 1);
+      v.setUint8(1, 2);
+      v.setUint16(2, W, true);
+      v.setUint16(4, H, true);
+      v.setUint16(6, 1, true);
+      v.setUint16(16, w, true);
+      v.setUint16(18, h, true);
+      v.setUint16(20, encoding, true);
+      v.setUint32(24, payload.length, true);
+      out.set(payload, 28);
+      return out;
+    };
+    const pixels = new Uint8Array(64 * 64 * 4).fill(7);
+    expect([...decodeUpdate(update(64, 64, 1, deflateRawSync(pixels))).rects[0]!.rgba]).toEqual([
+      ...pixels,
+    ]);
+    // A bomb: 64 MiB of zeros claimed as a 64x64 rectangle stops at the rectangle's size.
+    const bomb = deflateRawSync(new Uint8Array(64 << 20));
+    expect(() => decodeUpdate(update(64, 64, 1, bomb))).toThrow(/inflate/);
+    expect(() => decodeUpdate(update(64, 65, 1, deflateRawSync(pixels)))).toThrow(/wrong size/);
+    expect(() => decodeUpdate(update(64, 64, 1, Uint8Array.of(1, 2, 3)))).toThrow(/inflate/);
+    expect(() => decodeUpdate(update(64, 64, 9, pixels))).toThrow(/unknown rectangle encoding/);
+  });
+
+  it('stops deflating a screen that does not shrink, for a while', async () => {
+    const vga = vbeVga();
+    const words = new Uint32Array(vga.vram.bytes.buffer, vga.vram.bytes.byteOffset, W * H);
+    let seed = 0x2468ace;
+    const noise = () => {
+      for (let i = 0; i < words.length; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        words[i] = seed >>> 0;
+      }
+    };
+    noise();
+    const renderer = new VgaRenderer(vga);
+    const hub = new DisplayHub(() => renderer, { maxShareFactor: 0 });
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    hub.attach(a);
+    const next = async () => {
+      const n = a.updates.length;
+      hub.request(a);
+      const started = Date.now();
+      while (a.updates.length === n && Date.now() - started < 5000)
+        await new Promise((r) => setTimeout(r, 5));
+      return body(a.updates.at(-1)!);
+    };
+    // The first noisy screen is deflated (it shrinks a little: alpha repeats) ...
+    expect((await next()).rects.some((r) => r.encoding === RECT_ENCODING_DEFLATE)).toBe(true);
+    // ... not enough to pay, so the next one goes raw without trying.
+    noise();
+    const second = await next();
+    expect(second.rects.every((r) => r.encoding === RECT_ENCODING_RAW)).toBe(true);
+    expect(second.rects.reduce((n, r) => n + r.w * r.h, 0)).toBe(W * H);
+  });
+
+  it('sends a viewer that waited through several changes of the same area its pixels once', () => {
+    const vga = vbeVga();
+    const renderer = new VgaRenderer(vga);
+    const hub = new DisplayHub(() => renderer, RAW);
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    hub.attach(a);
+    hub.request(a);
+    paint(vga, 0, 0, W, H, 0x00111111);
+    hub.frame(); // a look (a screenshot) while the viewer paints
+    paint(vga, 0, 0, W, H, 0x00222222);
+    hub.request(a);
+    const update = body(a.updates.at(-1)!);
+    expect(update.rects.reduce((n, r) => n + r.w * r.h, 0)).toBe(W * H);
+    expect([...update.rects[0]!.rgba.subarray(0, 4)]).toEqual([0x22, 0x22, 0x22, 0xff]);
+  });
+
+  it('hands a viewer its compressed update when the pool is done, and none after it left', async () => {
+    const vga = vbeVga();
+    terminalScreen(vga);
+    const renderer = new VgaRenderer(vga);
+    const hub = new DisplayHub(() => renderer, { maxShareFactor: 0 });
+    cleanups.push(() => hub.stop());
+    const a = collector();
+    const b = collector();
+    hub.attach(a);
+    const detachB = hub.attach(b);
+    hub.request(a);
+    hub.request(b);
+    detachB();
+    expect(a.updates).toHaveLength(0); // deflating in the pool
+    const started = Date.now();
+    while (a.updates.length === 0 && Date.now() - started < 5000)
+      await new Promise((r) => setTimeout(r, 5));
+    const update = body(a.updates[0]!);
+    expect(update.rects.some((r) => r.encoding === RECT_ENCODING_DEFLATE)).toBe(true);
+    expect(update.rects.reduce((n, r) => n + r.w * r.h, 0)).toBe(W * H);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(b.updates).toHaveLength(0);
   });
 });
 
@@ -179,7 +384,8 @@ describe('display stream over the control socket and the browser relay', () => {
     const vga = vbeVga();
     paint(vga, 0, 0, W, H, 0x00102030);
     const renderer = new VgaRenderer(vga);
-    const hub = new DisplayHub(() => renderer, 0);
+    // As the VM host runs it: large rectangles deflated.
+    const hub = new DisplayHub(() => renderer, { maxShareFactor: 0 });
     const keys: [string, boolean][] = [];
     const socketPath = path.join(dir, 'vm.sock');
     const close = await serveControlSocket(socketPath, {
@@ -247,6 +453,8 @@ describe('display stream over the control socket and the browser relay', () => {
     await arrived(2);
     const update = decodeUpdate(messages[1] as Buffer);
     expect(update).toMatchObject({ width: W, height: H });
+    expect(update.rects.every((r) => r.encoding === RECT_ENCODING_DEFLATE)).toBe(true);
+    expect((messages[1] as Buffer).length).toBeLessThan(W * H);
     expect([...update.rects[0]!.rgba.subarray(0, 4)]).toEqual([0x10, 0x20, 0x30, 0xff]);
     ws.send(JSON.stringify({ t: 'key', code: 'KeyA', down: true }));
     ws.send(JSON.stringify({ t: 'key', code: 'KeyA', down: false }));

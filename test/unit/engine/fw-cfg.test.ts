@@ -10,12 +10,14 @@ import {
   DMA_CTL_SELECT,
   DMA_CTL_SKIP,
   DMA_CTL_WRITE,
+  FW_CFG_BOOT_MENU,
   FW_CFG_FILE_DIR,
   FW_CFG_ID,
   FW_CFG_SIGNATURE,
   FwCfg,
   e820File,
 } from '../../../main/engine/devices/fw-cfg/index.js';
+import { bootMenuWaitFile } from '../../../main/engine/machine/pc/index.js';
 import { GuestMemory } from '../../../main/engine/memory.js';
 
 function setup() {
@@ -89,5 +91,23 @@ describe('fw_cfg', () => {
     new DataView(word.buffer).setUint32(0, 0xfffffff0, false);
     expect(() => f.dmaPorts.write(4, word)).not.toThrow();
     expect(() => f.addFile('x'.repeat(56), new Uint8Array(1))).toThrow(/1 to 55 bytes/);
+  });
+});
+
+describe('boot menu items', () => {
+  it('encodes etc/boot-menu-wait as a little-endian u16 and refuses waits it cannot hold', () => {
+    expect([...bootMenuWaitFile(2500)]).toEqual([0xc4, 0x09]);
+    expect([...bootMenuWaitFile(65535)]).toEqual([0xff, 0xff]);
+    for (const bad of [-1, 65536, 1.5, Number.NaN])
+      expect(() => bootMenuWaitFile(bad)).toThrow(RangeError);
+  });
+
+  it('serves the legacy show-boot-menu item (0x0e) as SeaBIOS reads it: absent reads 0', () => {
+    const { f, select, readBytes } = setup();
+    select(FW_CFG_BOOT_MENU);
+    expect(readBytes(2)).toEqual([0, 0]);
+    f.setU16(FW_CFG_BOOT_MENU, 1);
+    select(FW_CFG_BOOT_MENU);
+    expect(readBytes(2)).toEqual([1, 0]);
   });
 });

@@ -107,7 +107,8 @@ async function setup(drives: 'disk' | 'cdrom', options: { master?: boolean } = {
   const bmStatus = () => readPort(bmPorts, 2);
   /** Waits, as a driver's interrupt handler would, for the drive to leave BSY. */
   const settled = async () => {
-    for (let i = 0; i < 10_000; i++) {
+    // Bounded by time: on a loaded machine the image I/O can outlast 10,000 event-loop turns.
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
       const s = readPort(channel.controlPorts, 0);
       if (!(s & STATUS_BSY)) return s;
       await new Promise((r) => setImmediate(r));

@@ -34,9 +34,12 @@ async function setup(format: 'raw' | 'qcow2', sizeMiB = 64) {
   const channel = new IdeChannel({ irq, drives: [disk, undefined] });
   const cmd = channel.commandPorts;
   const status = () => readPort(cmd, 7);
-  /** Polls status like a driver until BSY clears (the image I/O is asynchronous). */
+  /**
+   * Polls status like a driver until BSY clears (the image I/O is asynchronous). Bounded by time,
+   * not by turns: on a loaded machine the file I/O can outlast 10,000 event-loop turns.
+   */
   const notBusy = async () => {
-    for (let i = 0; i < 10_000; i++) {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
       const s = readPort(channel.controlPorts, 0);
       if (!(s & STATUS_BSY)) return s;
       await new Promise((r) => setImmediate(r));

@@ -55,7 +55,7 @@ function runLoader(
 }
 
 describe('PC ACPI over fw_cfg', () => {
-  it('links RSDP -> XSDT -> FADT/MADT and FADT -> DSDT with correct checksums', () => {
+  it('links RSDP -> XSDT and RSDT -> FADT/MADT and FADT -> DSDT with correct checksums', () => {
     const acpi = buildPcAcpi({ cpus: 2, ramBytes: 512 * 1024 * 1024 });
     const TABLES_AT = 0x0eff_0000;
     const placed = runLoader({ [RSDP_FILE]: acpi.rsdp, [TABLES_FILE]: acpi.tables }, acpi.loader, {
@@ -83,7 +83,13 @@ describe('PC ACPI over fw_cfg', () => {
     const fadt = at(u64(tables, xsdt + 36));
     expect(sig(at(u32(tables, fadt + 40)))).toBe('DSDT');
     expect(at(u64(tables, fadt + 140))).toBe(at(u32(tables, fadt + 40)));
-    for (const o of [xsdt, fadt, at(u64(tables, xsdt + 44)), at(u32(tables, fadt + 40))])
+    // The 32-bit RSDT (for ACPI 1.0 OSes) lists the same tables.
+    const rsdt = at(u32(rsdp, 16));
+    expect(sig(rsdt)).toBe('RSDT');
+    expect((u32(tables, rsdt + 4) - 36) / 4).toBe(entries);
+    for (let i = 0; i < entries; i++)
+      expect(u32(tables, rsdt + 36 + 4 * i)).toBe(u64(tables, xsdt + 36 + 8 * i));
+    for (const o of [xsdt, rsdt, fadt, at(u64(tables, xsdt + 44)), at(u32(tables, fadt + 40))])
       expect(byteSum(table(o)) & 0xff, sig(o)).toBe(0);
   });
 
@@ -104,5 +110,61 @@ describe('PC ACPI over fw_cfg', () => {
     expect(dsl).toMatch(/WordBusNumber[\s\S]*0x00FF,\s+\/\/ Range Maximum/);
     // More than 2 GiB of RAM: SeaBIOS's BARs start at 3 GiB, and so does the window.
     expect(dsl).toMatch(/0xC0000000,\s+\/\/ Range Minimum\s+0xFEBFFFFF,/);
+  });
+
+  it('routes PCI INTx through four PIIX3 link devices (_PRT, PNP0C0F) that ACPICA parses', () => {
+    const acpi = buildPcAcpi({ cpus: 2, ramBytes: 1024 * 1024 * 1024 });
+    const view = new DataView(acpi.tables.buffer);
+    const dsdt = acpi.tables.subarray(0, view.getUint32(4, true));
+    const dir = mkdtempSync(path.join(tmpdir(), 'vireo-pc-prt-'));
+    writeFileSync(path.join(dir, 'dsdt.aml'), dsdt);
+    execFileSync('iasl', ['-d', 'dsdt.aml'], { cwd: dir, stdio: 'pipe' });
+    const dsl = readFileSync(path.join(dir, 'dsdt.dsl'), 'utf8');
+    if (process.env.VIREO_KEEP_DSL) writeFileSync(process.env.VIREO_KEEP_DSL, dsl);
+    // The PIIX3's route registers, read and written by the link methods.
+    expect(dsl).toMatch(/Device \(ISA\)\s*\{\s*Name \(_ADR, 0x00010000\)/);
+    expect(dsl).toMatch(/OperationRegion \(PIRQ, PCI_Config, 0x60, 0x04\)/);
+    expect(dsl).toMatch(
+      /Field \(\\PCI0\.ISA\.PIRQ, ByteAcc, NoLock, Preserve\)\s*\{\s*PRQA,\s+8,\s*PRQB,\s+8,\s*PRQC,\s+8,\s*PRQD,\s+8/,
+    );
+    for (const [n, link] of ['LNKA', 'LNKB', 'LNKC', 'LNKD'].entries()) {
+      const device = new RegExp(
+        `Device \\(${link}\\)\\s*\\{\\s*Name \\(_HID, EisaId \\("PNP0C0F"\\)[\\s\\S]*?` +
+          `Interrupt \\(ResourceConsumer, Level, ActiveHigh, Shared, ,, \\)\\s*\\{\\s*0x00000005,\\s*0x0000000A,\\s*0x0000000B,?\\s*\\}` +
+          `[\\s\\S]*?Method \\(_STA[\\s\\S]*?PRQ${'ABCD'[n]}[\\s\\S]*?Method \\(_DIS` +
+          `[\\s\\S]*?Method \\(_CRS, 0, Serialized\\)[\\s\\S]*?Method \\(_SRS, 1`,
+      );
+      expect(dsl, link).toMatch(device);
+    }
+    // Slot 4 (the first virtio disk): INTA is PIRQD, as SeaBIOS wrote its interrupt line.
+    expect(dsl).toMatch(/\{\s*0x0004FFFF,\s*Zero,\s*LNKD,\s*Zero\s*\}/);
+    expect(dsl).toMatch(/\{\s*0x0004FFFF,\s*One,\s*LNKA,\s*Zero\s*\}/);
+    expect(dsl).toMatch(/\{\s*0x001FFFFF,\s*0x03,\s*LNKB,\s*Zero\s*\}/);
+    expect(dsl).toContain('Name (_PRT, Package (0x7C)');
+    expect(
+      dsl.match(/\{\s*0x00[01][0-9A-F]FFFF,\s*(Zero|One|0x02|0x03),\s*LNK[A-D],/g)?.length,
+    ).toBe(31 * 4);
+  });
+
+  it('tells the OS the PCI link IRQs (5, 10, 11) are level-triggered, active high (MADT)', () => {
+    const acpi = buildPcAcpi({ cpus: 1, ramBytes: 1024 * 1024 * 1024 });
+    const view = new DataView(acpi.tables.buffer);
+    // The MADT follows the DSDT and the FADT, each 16-byte aligned (buildPcAcpi).
+    let at = 0;
+    while (
+      at < acpi.tables.length &&
+      String.fromCharCode(...acpi.tables.subarray(at, at + 4)) !== 'APIC'
+    )
+      at += 16;
+    const length = view.getUint32(at + 4, true);
+    const dir = mkdtempSync(path.join(tmpdir(), 'vireo-pc-madt-'));
+    writeFileSync(path.join(dir, 'apic.dat'), acpi.tables.subarray(at, at + length));
+    execFileSync('iasl', ['-d', 'apic.dat'], { cwd: dir, stdio: 'pipe' });
+    const dsl = readFileSync(path.join(dir, 'apic.dsl'), 'utf8');
+    for (const irq of ['05', '09', '0A', '0B'])
+      expect(dsl, `IRQ ${irq}`).toMatch(
+        new RegExp(`Source : ${irq}[\\s\\S]*?Polarity : 1\\s+Trigger Mode : 3`),
+      );
+    expect(dsl.match(/\[Interrupt Source Override\]/g)?.length).toBe(4);
   });
 });

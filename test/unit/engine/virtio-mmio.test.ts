@@ -82,6 +82,7 @@ describe('virtio-mmio transport', () => {
     w32(0x044, 1);
     w32(0x080, 0x9999); // ignored while the queue is ready
     w32(0x050, 0); // before DRIVER_OK: ignored
+    t.doorbells[0]!.ring(); // so is a doorbell
     w32(0x070, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     expect(layouts()).toEqual([
       { size: 128, descTable: 0x1000, availRing: 0x2000, usedRing: 0x3000 },
@@ -89,6 +90,11 @@ describe('virtio-mmio transport', () => {
     ]);
     w32(0x050, 0);
     expect(calls).toEqual(['activate', 'notify 0']);
+    // QueueNotify's doorbell (an ioeventfd on KVM) does not see the value: it kicks every
+    // ready queue, here queue 0 only (queue 1 was never made ready).
+    expect(t.doorbells.map((d) => [d.offset, d.size])).toEqual([[0x050, 4]]);
+    t.doorbells[0]!.ring();
+    expect(calls).toEqual(['activate', 'notify 0', 'notify 0']);
     t.usedBuffers();
     t.usedBuffers();
     expect(irq.level).toBe(true);

@@ -22,6 +22,8 @@ interface Recorded {
   protocolHandlers: Map<string, (request: Request) => Promise<Response>>;
   schemes: unknown[];
   ipcHandlers: Map<string, Fn>;
+  ipcListeners: Map<string, Fn>;
+  channels: { port1: FakePort; port2: FakePort }[];
   windows: FakeWindow[];
   menu: MenuItem[] | null;
   permissionRequest: Fn | null;
@@ -43,7 +45,33 @@ interface FakeWindow {
   options: { webPreferences: Record<string, unknown> };
   loaded: string[];
   sent: unknown[][];
-  webContents: { send: (...a: unknown[]) => void; mainFrame: FakeFrame };
+  /** webContents.postMessage calls: channel, message, transferred ports. */
+  posted: unknown[][];
+  focused: number;
+  webContents: {
+    send: (...a: unknown[]) => void;
+    postMessage: (...a: unknown[]) => void;
+    mainFrame: FakeFrame;
+  };
+}
+/** A MessagePortMain stand-in: what was posted on it, its listeners, whether it closed. */
+class FakePort {
+  posted: unknown[] = [];
+  started = false;
+  closed = false;
+  private readonly listeners = new Map<string, ((e: unknown) => void)[]>();
+  on(event: string, fn: (e: unknown) => void) {
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), fn]);
+  }
+  postMessage(message: unknown) {
+    this.posted.push(message);
+  }
+  start() {
+    this.started = true;
+  }
+  close() {
+    this.closed = true;
+  }
 }
 
 const rec: Recorded = {
@@ -52,6 +80,8 @@ const rec: Recorded = {
   protocolHandlers: new Map(),
   schemes: [],
   ipcHandlers: new Map(),
+  ipcListeners: new Map(),
+  channels: [],
   windows: [],
   menu: null,
   permissionRequest: null,
@@ -69,11 +99,20 @@ function electronStandIn() {
     readonly record: FakeWindow;
     constructor(options: FakeWindow['options']) {
       const sent: unknown[][] = [];
+      const posted: unknown[][] = [];
       this.webContents = {
         send: (...a: unknown[]) => sent.push(a),
+        postMessage: (...a: unknown[]) => posted.push(a),
         mainFrame: { url: 'vireo://app/index.html', parent: null },
       };
-      this.record = { options, loaded: [], sent, webContents: this.webContents };
+      this.record = {
+        options,
+        loaded: [],
+        sent,
+        posted,
+        focused: 0,
+        webContents: this.webContents,
+      };
       rec.windows.push(this.record);
       BrowserWindow.all.push(this);
     }
@@ -87,6 +126,16 @@ function electronStandIn() {
     once() {}
     isDestroyed() {
       return false;
+    }
+    isMinimized() {
+      return false;
+    }
+    restore() {}
+    focus() {
+      this.record.focused++;
+    }
+    close() {
+      rec.log.push('window closed');
     }
     loadURL(url: string) {
       this.record.loaded.push(url);
@@ -127,6 +176,15 @@ function electronStandIn() {
       ipcMain: {
         handle: (channel: string, fn: Fn) => rec.ipcHandlers.set(channel, fn),
         removeHandler: (channel: string) => rec.ipcHandlers.delete(channel),
+        on: (channel: string, fn: Fn) => rec.ipcListeners.set(channel, fn),
+        removeListener: (channel: string) => rec.ipcListeners.delete(channel),
+      },
+      MessageChannelMain: class {
+        readonly port1 = new FakePort();
+        readonly port2 = new FakePort();
+        constructor() {
+          rec.channels.push(this);
+        }
       },
       BrowserWindow,
       Menu: {
@@ -185,7 +243,7 @@ beforeAll(async () => {
           }));
           b.onLoad({ filter: /.*/, namespace: 'stand-in' }, () => ({
             contents:
-              'const e = globalThis.__electronStandIn; export const { app, protocol, session, ipcMain, BrowserWindow, Menu, dialog } = e;',
+              'const e = globalThis.__electronStandIn; export const { app, protocol, session, ipcMain, BrowserWindow, Menu, dialog, MessageChannelMain } = e;',
             loader: 'js',
           }));
         },
@@ -311,6 +369,47 @@ describe('the Electron main process', () => {
     });
   });
 
+  it('opens one console window per VM and hands it a screen port, for trusted senders only', async () => {
+    const win = rec.windows[0]!;
+    const top = win.webContents.mainFrame;
+    const open = rec.ipcListeners.get('vireo:console-open')!;
+    const display = rec.ipcListeners.get('vireo:display')!;
+    const id = '6f1c2a52-0d5e-4a43-9d3c-0c6c1f3f2b11';
+    const windows = rec.windows.length;
+    // Not from our window, or not an id: nothing happens.
+    open({ sender: { stranger: true }, senderFrame: top }, id);
+    open({ sender: win.webContents, senderFrame: top }, '../../etc/passwd');
+    expect(rec.windows.length).toBe(windows);
+    open({ sender: win.webContents, senderFrame: top }, id);
+    expect(rec.windows.length).toBe(windows + 1);
+    const consoleWindow = rec.windows.at(-1)!;
+    expect(consoleWindow.loaded).toEqual([`vireo://app/index.html#console=${id}`]);
+    expect(consoleWindow.options.webPreferences).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+    });
+    // A second open brings the same window forward.
+    open({ sender: win.webContents, senderFrame: top }, id);
+    expect(rec.windows.length).toBe(windows + 1);
+    expect(consoleWindow.focused).toBe(1);
+
+    // The screen stream: an untrusted sender gets no port; a VM that does not run gets one
+    // that says why and closes.
+    display({ sender: { stranger: true }, senderFrame: top }, id);
+    expect(rec.channels).toHaveLength(0);
+    display({ sender: consoleWindow.webContents, senderFrame: top }, id);
+    expect(rec.channels).toHaveLength(1);
+    const { port1, port2 } = rec.channels[0]!;
+    expect(consoleWindow.posted).toEqual([['vireo:display-port', { vmId: id }, [port2]]]);
+    for (let i = 0; i < 100 && !port1.closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(port1.closed).toBe(true);
+    const [hello, last] = port1.posted.map((m) => JSON.parse(String(m)) as Record<string, unknown>);
+    expect(hello).toMatchObject({ ok: false });
+    expect(String(hello!.error)).toMatch(/no VM|not found|unknown/i);
+    expect(last).toEqual({ closed: 'no display' });
+  });
+
   it('sends control-plane events to our windows', async () => {
     const win = rec.windows[0]!;
     const created = await call(win.webContents.mainFrame, win.webContents, 'vm.create', {
@@ -346,6 +445,9 @@ describe('the Electron main process', () => {
       await new Promise((r) => setTimeout(r, 10));
     expect(rec.log).toContain('quit');
     expect(rec.ipcHandlers.has('vireo:call')).toBe(false);
+    // The console channels are unbound and the console window opened earlier is closed.
+    expect(rec.ipcListeners.size).toBe(0);
+    expect(rec.log).toContain('window closed');
     rec.appHandlers.get('will-quit')!({ preventDefault: () => prevented++ });
     expect(prevented).toBe(1);
   });

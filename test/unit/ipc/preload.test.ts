@@ -39,6 +39,8 @@ function load() {
   const exposed: Record<string, unknown> = {};
   const handlers = new Map<string, Handler>();
   const invoked: unknown[][] = [];
+  const sentToMain: unknown[][] = [];
+  const postedToPage: unknown[][] = [];
   const electron = {
     contextBridge: {
       exposeInMainWorld: (key: string, api: unknown) => (exposed[key] = api),
@@ -46,6 +48,7 @@ function load() {
     webUtils: { getPathForFile: (file: { name: string }) => `/dropped/${file.name}` },
     ipcRenderer: {
       on: (channel: string, handler: Handler) => handlers.set(channel, handler),
+      send: (...args: unknown[]) => sentToMain.push(args),
       invoke: (...args: unknown[]) => {
         invoked.push(args);
         return Promise.resolve({ ok: true, value: [] });
@@ -58,6 +61,7 @@ function load() {
     module,
     exports: module.exports,
     console,
+    postMessage: (...args: unknown[]) => postedToPage.push(args),
     require: (name: string) => {
       required.push(name);
       if (name !== 'electron') throw new Error(`a sandboxed preload cannot require ${name}`);
@@ -66,7 +70,7 @@ function load() {
   });
   vm.runInContext(bundle, context);
   const emit = (...args: unknown[]) => handlers.get(IPC_CHANNEL_EVENT)?.({ sender: 'x' }, ...args);
-  return { exposed, handlers, invoked, required, emit };
+  return { exposed, handlers, invoked, required, emit, sentToMain, postedToPage };
 }
 
 interface Bridge {
@@ -81,14 +85,37 @@ describe('the preload', () => {
     expect([...bundle.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['electron']);
   });
 
-  it('exposes only window.vireo with call and on, and window.vireoFiles with pathForFile', () => {
+  it('exposes only window.vireo with call and on, window.vireoFiles with pathForFile and window.vireoConsole with open and connect', () => {
     const { exposed, required } = load();
-    expect(Object.keys(exposed)).toEqual(['vireo', 'vireoFiles']);
+    expect(Object.keys(exposed)).toEqual(['vireo', 'vireoFiles', 'vireoConsole']);
+    expect(Object.keys(exposed.vireoConsole as object).sort()).toEqual(['connect', 'open']);
     expect(Object.keys(exposed.vireo as object).sort()).toEqual(['call', 'on']);
     const files = exposed.vireoFiles as { pathForFile(f: { name: string }): string };
     expect(Object.keys(files)).toEqual(['pathForFile']);
     expect(files.pathForFile({ name: 'debian.iso' })).toBe('/dropped/debian.iso');
     expect(required).toEqual(['electron']);
+  });
+
+  it('asks main for console windows and screen ports by VM id, and hands ports to the page', () => {
+    const { exposed, handlers, sentToMain, postedToPage } = load();
+    const consoles = exposed.vireoConsole as {
+      open(id: unknown): void;
+      connect(id: unknown): void;
+    };
+    consoles.open('vm-1');
+    consoles.connect({ toString: () => 'vm-2' });
+    // Only strings cross, on the two console channels.
+    expect(sentToMain).toEqual([
+      ['vireo:console-open', 'vm-1'],
+      ['vireo:display', 'vm-2'],
+    ]);
+    const port = { a: 'port' };
+    handlers.get('vireo:display-port')!({ ports: [port] }, { vmId: 'vm-2' });
+    handlers.get('vireo:display-port')!({ ports: [] }, 'garbage');
+    expect(postedToPage).toEqual([
+      [{ vireoDisplayPort: 'vm-2' }, '*', [port]],
+      [{ vireoDisplayPort: '' }, '*', []],
+    ]);
   });
 
   it('calls through the one invoke channel with the name and arguments only', async () => {

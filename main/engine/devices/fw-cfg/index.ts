@@ -30,6 +30,8 @@ export const FW_CFG_SIGNATURE = 0x0000;
 export const FW_CFG_ID = 0x0001;
 export const FW_CFG_RAM_SIZE = 0x0003;
 export const FW_CFG_NB_CPUS = 0x0005;
+/** Legacy item SeaBIOS reads as `etc/show-boot-menu` (u16, nonzero: offer the menu). */
+export const FW_CFG_BOOT_MENU = 0x000e;
 export const FW_CFG_MAX_CPUS = 0x000f;
 export const FW_CFG_FILE_DIR = 0x0019;
 export const FW_CFG_FILE_FIRST = 0x0020;

@@ -119,6 +119,8 @@ export class I8042 {
     this.keyboard = new Ps2Keyboard(
       (byte) => this.enqueue('keyboard', byte),
       () => (this.commandByte & CTR_TRANSLATE) !== 0,
+      () =>
+        this.queues.keyboard.length === 0 && !(this.outputFull && this.outputSource === 'keyboard'),
     );
     this.mouse = new Ps2Mouse((byte) => this.enqueue('aux', byte));
     this.dataPort = {

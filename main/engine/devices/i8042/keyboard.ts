@@ -7,6 +7,19 @@
  * controller translates (the PC default, and what SeaBIOS and Linux set up) or the guest asked
  * for set 1, set 2 otherwise. Set 3 is not offered: a request for it keeps set 2.
  *
+ * Typematic repeat runs at the rate and delay the guest set with F3 (IBM PS/2 reference, "Set
+ * Typematic Rate/Delay": bits 6-5 delay (1 + n) x 250 ms, bits 4-0 period (8 + A) x 2^B x
+ * 4.17 ms with A bits 2-0 and B bits 4-3; default 0x2B, 500 ms and 10.9 characters per second),
+ * for the last key pressed, until it is released or another key is pressed. Unlike a real
+ * keyboard, it repeats only while the host says the key is still held: the host's own autorepeat
+ * (a second make for the held key) confirms it, and the repeat pauses when no confirmation came
+ * for {@link TYPEMATIC_CONFIRM_MS}. A key event crosses a WebSocket and two event loops before it
+ * gets here, and a late break must not turn one keystroke into a burst: a device that repeated on
+ * its own did exactly that in the nested console test ("vireottttttyped"). QEMU passes the
+ * host's repeats through for the same reason; this keeps the guest's rate as well. A repeat
+ * also waits while the previous keyboard byte is unread, so a guest that stops reading (paused,
+ * busy) finds the bytes it left, not a buffer full of repeats.
+ *
  * Runtime: engine.
  */
 import type { Ps2Device, Ps2Reply } from './ps2-device.js';
@@ -31,7 +44,41 @@ export const KBD_ID_SECOND_TRANSLATED = 0x41;
 /** Scan-code set 2 reported by F0 00, as translated (0x41) or raw (0x02). */
 const SCANCODE_SET_2_TRANSLATED = 0x41;
 
+/** F3's parameter after reset or F6: 500 ms delay, 10.9 characters per second. */
+export const TYPEMATIC_DEFAULT = 0x2b;
+
+/** Milliseconds before the first repeat, from F3's parameter byte. */
+export function typematicDelayMs(value: number): number {
+  return (1 + ((value >> 5) & 3)) * 250;
+}
+
+/** Milliseconds between repeats, from F3's parameter byte (33.3 ms at 0x00, 500 ms at 0x1F). */
+export function typematicPeriodMs(value: number): number {
+  return (8 + (value & 7)) * (1 << ((value >> 3) & 3)) * 4.17;
+}
+
+/**
+ * How long a repeat goes on after the host's last word that the key is held (its autorepeat
+ * comes every 25-50 ms): long enough for a jittery connection, short enough that a late
+ * release costs at most a few repeats.
+ */
+export const TYPEMATIC_CONFIRM_MS = 100;
+
+interface HeldKey {
+  code: string;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the key went down, and when the host last repeated it (performance.now()). */
+  since: number;
+  confirmed: number;
+}
+
+/** Keys a real keyboard does not repeat: Pause has no break code (IBM scan code tables). */
+const NOT_TYPEMATIC = new Set(['Pause']);
+
 export class Ps2Keyboard implements Ps2Device {
+  private typematic = TYPEMATIC_DEFAULT;
+  /** The key that repeats while held, and its pending timer. */
+  private repeating: HeldKey | null = null;
   /** The command whose parameter byte comes next, or 0. */
   private awaitingParameter = 0;
   private scanningEnabled = true;
@@ -42,7 +89,19 @@ export class Ps2Keyboard implements Ps2Device {
     private readonly reply: Ps2Reply,
     /** Whether the controller translates (command byte bit 6): changes the ID's second byte. */
     private readonly translating: () => boolean,
+    /** Whether the controller has taken every keyboard byte so far (a repeat may go out). */
+    private readonly drained: () => boolean = () => true,
   ) {}
+
+  /** The typematic byte the guest set (F3), for inspection. */
+  get typematicValue(): number {
+    return this.typematic;
+  }
+
+  /** The key repeating now, if any. */
+  get repeatingKey(): string | null {
+    return this.repeating?.code ?? null;
+  }
 
   get ledState(): number {
     return this.leds;
@@ -58,13 +117,56 @@ export class Ps2Keyboard implements Ps2Device {
    */
   keyEvent(code: string, down: boolean): boolean {
     if (!this.scanningEnabled) return false;
-    const set = this.translating() || this.scancodeSet === 1 ? 1 : 2;
-    const bytes = scancodeBytes(code, down, set);
+    const now = performance.now();
+    const held = this.repeating;
+    if (down && held?.code === code) {
+      // The host's autorepeat: the key is still held. Repeat at the guest's rate from the
+      // guest's delay after the press (at once if that has passed).
+      held.confirmed = now;
+      if (held.timer === undefined && !NOT_TYPEMATIC.has(code))
+        this.schedule(held, Math.max(0, held.since + typematicDelayMs(this.typematic) - now));
+      return true;
+    }
+    const bytes = this.scancodes(code, down);
     for (const b of bytes) this.reply(b);
-    return bytes.length > 0;
+    if (bytes.length === 0) return false;
+    if (down) {
+      this.stopRepeat();
+      // Pause is held too (so the host's repeats of it are absorbed), but never repeats.
+      this.repeating = { code, timer: undefined, since: now, confirmed: now };
+    } else if (held?.code === code) this.stopRepeat();
+    return true;
+  }
+
+  /** Stops the repeat (the VM stops, resets, or the console that held the key went away). */
+  stopRepeat(): void {
+    if (this.repeating?.timer !== undefined) clearTimeout(this.repeating.timer);
+    this.repeating = null;
+  }
+
+  private scancodes(code: string, down: boolean): number[] {
+    const set = this.translating() || this.scancodeSet === 1 ? 1 : 2;
+    return scancodeBytes(code, down, set);
+  }
+
+  private schedule(held: HeldKey, ms: number): void {
+    const timer = setTimeout(() => {
+      held.timer = undefined;
+      if (this.repeating !== held) return;
+      // No word from the host for a while: pause until its next repeat (or the release).
+      if (performance.now() - held.confirmed > TYPEMATIC_CONFIRM_MS) return;
+      if (this.scanningEnabled && this.drained())
+        for (const b of this.scancodes(held.code, true)) this.reply(b);
+      this.schedule(held, typematicPeriodMs(this.typematic));
+    }, ms);
+    // The repeat never keeps the VM host alive on its own.
+    timer.unref?.();
+    held.timer = timer;
   }
 
   reset(): void {
+    this.stopRepeat();
+    this.typematic = TYPEMATIC_DEFAULT;
     this.awaitingParameter = 0;
     this.scanningEnabled = true;
     this.leds = 0;
@@ -101,10 +203,17 @@ export class Ps2Keyboard implements Ps2Device {
         this.reply(PS2_ACK);
         break;
       case KBD_CMD_DISABLE:
+        // F5 also restores the defaults (PS/2 reference).
         this.scanningEnabled = false;
+        this.stopRepeat();
+        this.typematic = TYPEMATIC_DEFAULT;
         this.reply(PS2_ACK);
         break;
       case KBD_CMD_DEFAULTS:
+        this.stopRepeat();
+        this.typematic = TYPEMATIC_DEFAULT;
+        this.reply(PS2_ACK);
+        break;
       case KBD_CMD_RESEND:
       case 0xf7:
       case 0xf8:
@@ -128,6 +237,7 @@ export class Ps2Keyboard implements Ps2Device {
   private parameter(command: number, value: number): void {
     this.reply(PS2_ACK);
     if (command === KBD_CMD_SET_LEDS) this.leds = value & 0x07;
+    else if (command === KBD_CMD_TYPEMATIC) this.typematic = value & 0x7f;
     else if (command === KBD_CMD_SCANCODE_SET) {
       if (value === 0) {
         this.reply(this.translating() ? SCANCODE_SET_2_TRANSLATED : this.scancodeSet);

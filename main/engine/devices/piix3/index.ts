@@ -3,9 +3,11 @@
  *
  * - 00:01.0 PCI-to-ISA bridge, 8086:7000, class 06 01 00, multi-function. PIRQ route control
  *   (60h-63h, §4.1.9): PIRQA-D each routed to an ISA IRQ (bits 3:0) unless disabled (bit 7), as
- *   SeaBIOS programs them (10, 10, 11, 11). A PCI function's INTx pin reaches PIRQ
- *   (slot + pin - 1) mod 4, the usual swizzle of QEMU's i440FX board; several functions on one
- *   PIRQ share it as a wired-OR. ELCR (ports 0x4D0/0x4D1) is handled by KVM's in-kernel PIC.
+ *   SeaBIOS programs them (10, 10, 11, 11). A PCI function's INTx pin (1 = INTA) reaches PIRQ
+ *   (slot - 1 + pin - 1) mod 4: the swizzle of QEMU's i440FX board (hw/isa/piix.c
+ *   pci_slot_get_pirq), which SeaBIOS assumes when it writes each function's interrupt line
+ *   (src/fw/pciinit.c piix_pci_slot_get_irq) and the DSDT's _PRT states (../../acpi/dsdt.ts).
+ *   Several functions on one PIRQ share it as a wired-OR. ELCR (ports 0x4D0/0x4D1) is handled by KVM's in-kernel PIC.
  * - 00:01.1 IDE controller, 8086:7010, class 01 01 80: "ISA compatibility mode" on both
  *   channels (programming interface bits 0 and 2 clear, fixed), so the command blocks sit at
  *   0x1F0/0x3F6 (IRQ 14) and 0x170/0x376 (IRQ 15) whatever the BARs hold (PCI IDE Controller
@@ -61,7 +63,7 @@ export class Piix3IsaBridge implements PciFunction {
 
   /** The INTx line of the function in `slot` with interrupt pin `pin` (1 = INTA ... 4 = INTD). */
   intxLine(slot: number, pin: 1 | 2 | 3 | 4): IrqLine {
-    const pirq = (slot + pin - 1) & 3;
+    const pirq = pirqOf(slot, pin);
     const source = `${slot}:${pin}`;
     return {
       set: (level) => {
@@ -91,6 +93,11 @@ export class Piix3IsaBridge implements PciFunction {
     for (const irq of wanted) if (!this.driven.has(irq)) this.isaIrq(irq).set(true);
     this.driven = wanted;
   }
+}
+
+/** The PIRQ (0 = PIRQA) a function's INTx pin (1 = INTA ... 4 = INTD) in `slot` reaches. */
+export function pirqOf(slot: number, pin: 1 | 2 | 3 | 4): number {
+  return (slot - 1 + pin - 1) & 3;
 }
 
 export class Piix3Ide implements PciFunction {

@@ -16,7 +16,7 @@
  *
  * Runtime: engine (device thread).
  */
-import type { BusDevice, IrqLine } from '../../bus.js';
+import type { BusDevice, Doorbell, IrqLine } from '../../bus.js';
 import type { VirtqueueLayout } from '../virtio/queue.js';
 
 /** What a virtio device model offers a transport. */
@@ -25,6 +25,8 @@ export interface VirtioDeviceModel {
   readonly queueCount: number;
   readonly features: bigint;
   readConfig(offset: number, data: Uint8Array): void;
+  /** Driver writes to the device configuration; absent where it is read-only (virtio-blk). */
+  writeConfig?(offset: number, data: Uint8Array): void;
   activate(layouts: readonly (VirtqueueLayout | null)[], indirect?: boolean): void;
   reset(): void;
   notify(queue: number): void;
@@ -77,6 +79,23 @@ export class VirtioMmio implements BusDevice {
   private queueSel = 0;
   private configGeneration = 0;
   private queues: QueueRegisters[];
+  /**
+   * QueueNotify as a doorbell (an ioeventfd on KVM, bus.ts Doorbell): the written value (the
+   * queue's index) is not seen then, so a ring looks at every ready queue; one with nothing new
+   * costs a glance at its available index.
+   */
+  readonly doorbells: readonly Doorbell[] = [
+    {
+      offset: QUEUE_NOTIFY,
+      size: 4,
+      ring: () => {
+        if (!(this.status & STATUS_DRIVER_OK) || this.status & STATUS_DEVICE_NEEDS_RESET) return;
+        this.queues.forEach((q, index) => {
+          if (q.ready) this.device.notify(index);
+        });
+      },
+    },
+  ];
 
   constructor(
     private readonly device: VirtioDeviceModel,
@@ -164,7 +183,10 @@ export class VirtioMmio implements BusDevice {
   }
 
   write(offset: number, data: Uint8Array): void {
-    if (offset >= 0x100) return; // virtio-blk's configuration is read-only to the driver here
+    if (offset >= 0x100) {
+      this.device.writeConfig?.(offset - 0x100, data);
+      return;
+    }
     if (data.length !== 4) return;
     const value = new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true);
     const q = this.queues[this.queueSel];

@@ -13,7 +13,7 @@
  * table and PBA in BAR1. With MSI-X enabled (Linux) each used buffer signals its queue's
  * vector; without it (SeaBIOS polls; a guest with MSI-X off) the ISR bit is set and INTx A is
  * asserted until the ISR is read (§4.1.5.3-4).
- * It carries any {@link VirtioDeviceModel} (virtio-blk today); SeaBIOS boots from it
+ * It carries any {@link VirtioDeviceModel} (virtio-blk, virtio-input's tablet); SeaBIOS boots from it
  * (src/hw/virtio-pci.c finds the same capabilities) and Linux's virtio_pci drives it.
  *
  * Common configuration fields are accessed at their own width (§4.1.3.1: "the driver MUST
@@ -24,12 +24,13 @@
  * the spec's "device MUST"/"driver MUST NOT" rules allow (§4.1.4.3.2).
  *
  * Not built: the VIRTIO_PCI_CAP_PCI_CFG window (§4.1.4.8; neither SeaBIOS nor Linux needs it
- * for a 32-bit memory BAR), the legacy (0.9.5) I/O interface, ioeventfd/irqfd (each notify is
- * a device-thread round trip).
+ * for a 32-bit memory BAR), the legacy (0.9.5) I/O interface, irqfd (each MSI is a
+ * KVM_SIGNAL_MSI from the device thread). Queue notifications are doorbells ({@link Doorbell}):
+ * on KVM they are ioeventfds, so the vCPU does not wait for the device thread.
  *
  * Runtime: engine (device thread).
  */
-import type { BusDevice, IrqLine } from '../../bus.js';
+import type { BusDevice, Doorbell, IrqLine } from '../../bus.js';
 import { MsiX, PCI_CAPABILITY_LIST, PCI_STATUS_CAP_LIST } from '../pci/msix.js';
 import { PciConfigSpace, PCI_STATUS, type PciFunction } from '../pci/index.js';
 import type { VirtioDeviceModel } from '../virtio-mmio/index.js';
@@ -158,6 +159,13 @@ export class VirtioPci implements PciFunction {
     this.barDevice = {
       read: (offset, data) => this.readBar(offset, data),
       write: (offset, data) => this.writeBar(offset, data),
+      // Each queue's notify address (queue_notify_off = its index, times the multiplier): the
+      // KVM backend makes these ioeventfds, so a kick costs the vCPU no exit to the VM host.
+      doorbells: Array.from({ length: o.device.queueCount }, (_, queue): Doorbell => ({
+        offset: NOTIFY_OFFSET + queue * NOTIFY_OFF_MULTIPLIER,
+        size: 2,
+        ring: () => this.notifyQueue(queue),
+      })),
     };
   }
 
@@ -248,12 +256,18 @@ export class VirtioPci implements PciFunction {
     if (offset < COMMON_OFFSET + REGION_SIZE) this.writeCommon(offset, data.length, value);
     else if (offset >= NOTIFY_OFFSET && offset < NOTIFY_OFFSET + REGION_SIZE) {
       // The driver writes the queue's index at that queue's notify address (§4.1.5.2).
-      if (this.status & STATUS_DRIVER_OK && !(this.status & STATUS_DEVICE_NEEDS_RESET)) {
-        const queue = Number(value & 0xffffn);
-        if (this.queues[queue]?.enabled) this.device.notify(queue);
-      }
+      this.notifyQueue(Number(value & 0xffffn));
+    } else if (offset >= DEVICE_OFFSET && offset < DEVICE_OFFSET + REGION_SIZE) {
+      // virtio-input's select/subsel; virtio-blk's configuration takes no writes.
+      this.device.writeConfig?.(offset - DEVICE_OFFSET, data);
     }
-    // The ISR and the device configuration (virtio-blk's is read-only here) take no writes.
+    // The ISR takes no writes.
+  }
+
+  /** A kick for `queue`, by a write or a doorbell: ignored unless the driver is ready. */
+  private notifyQueue(queue: number): void {
+    if (!(this.status & STATUS_DRIVER_OK) || this.status & STATUS_DEVICE_NEEDS_RESET) return;
+    if (this.queues[queue]?.enabled) this.device.notify(queue);
   }
 
   private get selectedQueue(): QueueState | undefined {

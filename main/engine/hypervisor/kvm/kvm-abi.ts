@@ -23,6 +23,10 @@ export const KVM_CREATE_IRQCHIP = 0xae60;
 export const KVM_IRQ_LINE = 0x4008ae61;
 /** _IOW(KVMIO, 0xa5, struct kvm_msi): 32 bytes (address_lo, address_hi, data, flags, devid, pad). */
 export const KVM_SIGNAL_MSI = 0x4020aea5;
+/** _IOW(KVMIO, 0x79, struct kvm_ioeventfd): 64 bytes (KVM API 4.59). */
+export const KVM_IOEVENTFD = 0x4040ae79;
+/** kvm_ioeventfd.flags: remove the entry that matches the other fields. */
+export const KVM_IOEVENTFD_FLAG_DEASSIGN = 1 << 2;
 export const KVM_CREATE_PIT2 = 0x4040ae77;
 
 // --- ioctls on a vCPU fd --------------------------------------------------------------------
@@ -45,6 +49,7 @@ export const KVM_CAP_SET_TSS_ADDR = 4;
 export const KVM_CAP_EXT_CPUID = 7;
 export const KVM_CAP_NR_VCPUS = 9;
 export const KVM_CAP_PIT2 = 33;
+export const KVM_CAP_IOEVENTFD = 36;
 export const KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
 export const KVM_CAP_MAX_VCPUS = 66;
 export const KVM_CAP_IMMEDIATE_EXIT = 136;

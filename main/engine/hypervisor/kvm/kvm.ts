@@ -38,12 +38,14 @@ import type {
   Vm,
 } from '../types.js';
 import { cpuidForVcpu } from './cpuid.js';
+import { KvmDoorbells } from './doorbells.js';
 import { KvmUnavailableError, kvmOpenError } from './errors.js';
 import {
   E2BIG,
   KVM_API_VERSION,
   KVM_CAP_MAX_VCPUS,
   KVM_CAP_NR_VCPUS,
+  KVM_CAP_IOEVENTFD,
   KVM_CHECK_EXTENSION,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
@@ -188,6 +190,8 @@ export class KvmVm implements Vm {
   private readonly irqBuf = Buffer.alloc(8);
   private readonly msiBuf = Buffer.alloc(32);
   private destroyed = false;
+  private doorbells: KvmDoorbells | undefined;
+  private doorbellLog: ((line: string) => void) | undefined;
   /** One byte per I/O port: 1 when a device on the port bus claims it (filled at startVcpus). */
   private readonly claimedPorts = new SharedArrayBuffer(65536);
 
@@ -310,6 +314,25 @@ export class KvmVm implements Vm {
       faulted = true;
       options.onFault(fault);
     };
+    // Doorbells (virtio queue notify addresses) become ioeventfds: a kick stays in the kernel.
+    // VIREO_NO_IOEVENTFD=1 keeps them as exits (for comparison: bench/, docs/engine.md).
+    if (
+      !process.env.VIREO_NO_IOEVENTFD &&
+      libc().ioctlValue(this.vmFd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0
+    ) {
+      const doorbells = new KvmDoorbells(this.vmFd, {
+        onLog: (line) => options.onLog?.(line),
+        onError: (e) =>
+          onFault({
+            reason: 'device fault',
+            detail: `a device failed on a doorbell (ioeventfd): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+          }),
+      });
+      this.doorbells = doorbells;
+      this.doorbellLog = (line) => options.onLog?.(line);
+      doorbells.sync(options.buses.mmio);
+      options.buses.mmio.onChange(() => doorbells.sync(options.buses.mmio));
+    }
 
     const started: Promise<KvmVcpu>[] = [];
     for (let index = 0; index < count; index++) {
@@ -483,6 +506,10 @@ export class KvmVm implements Vm {
       this.kick(v);
     }
     this.serving.abort();
+    if (this.doorbells) {
+      this.doorbellLog?.(`ioeventfd: ${this.doorbells.rings} doorbell rings`);
+      this.doorbells.close();
+    }
     await Promise.all(
       this.vcpus.map(async (v) => {
         await Promise.race([v.stopped, new Promise<void>((r) => setTimeout(r, 2000).unref())]);

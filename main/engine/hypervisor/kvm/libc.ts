@@ -17,6 +17,8 @@ export const O_CLOEXEC = 0o2000000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+/** eventfd(2) flag: close on exec (O_CLOEXEC's value). */
+export const EFD_CLOEXEC = 0o2000000;
 /** The kick signal: SIGUSR2 on Linux x86-64 (signal(7)); Node's inspector owns SIGUSR1. */
 export const SIGUSR2 = 12;
 
@@ -49,6 +51,10 @@ export interface Libc {
    * behaviour on a freed thread descriptor.
    */
   tgkill(tgid: number, tid: number, signal: number): number;
+  /** eventfd(2): a counter the kernel (an ioeventfd) adds to; reads block until it is nonzero. */
+  eventfd(initval: number, flags: number): number;
+  /** write(2) of memory V8 owns; returns the count written or -1. */
+  write(fd: number, from: Uint8Array, length: number): number;
   errno(): number;
   strerror(errno: number): string;
 }
@@ -71,6 +77,8 @@ export function libc(): Libc {
   // glibc >= 2.30 wraps both system calls (Debian 12 ships 2.36).
   const gettid = lib.func('int gettid()');
   const tgkill = lib.func('int tgkill(int tgid, int tid, int sig)');
+  const eventfd = lib.func('int eventfd(unsigned int initval, int flags)');
+  const write = lib.func('long write(int fd, const uint8_t *buf, size_t count)');
   const errnoLocation = lib.func('int *__errno_location()');
   const strerror = lib.func('const char *strerror(int errnum)');
   loaded = {
@@ -88,6 +96,8 @@ export function libc(): Libc {
     copyToNative: (to, from, n) => void copyToNative(to, from, n),
     gettid: () => gettid() as number,
     tgkill: (g, t, s) => tgkill(g, t, s) as number,
+    eventfd: (v, f) => eventfd(v, f) as number,
+    write: (fd, from, n) => write(fd, from, n) as number,
     errno: () => koffi.decode(errnoLocation(), 'int') as number,
     strerror: (e) => strerror(e) as string,
   };

@@ -78,8 +78,8 @@ export function assembleDirectMachine(
       onNeedsReset: (reason) => link.transport?.needsReset(reason),
     });
     link.transport = new VirtioMmio(blk, callbacks.irq(d.gsi), (line) => callbacks.onLog(line));
-    // QueueNotify is a posted write (the vCPU does not wait for the device thread to take the
-    // kick); the rest of the register block answers synchronously.
+    // QueueNotify never makes the vCPU wait for the device thread (an ioeventfd, or else a
+    // posted write); the rest of the register block answers synchronously.
     const t = link.transport;
     const at = (shift: number): BusDevice => ({
       read: (offset, data) => t.read(offset + shift, data),
@@ -92,7 +92,13 @@ export function assembleDirectMachine(
       buffer: t.interruptStatusBuffer,
       gsi: d.gsi,
     });
-    mmio.register(d.base + QUEUE_NOTIFY, 4, at(QUEUE_NOTIFY), `virtio-mmio ${d.name} notify`, {
+    // On KVM the notify register is an ioeventfd (the transport's doorbell, here at offset 0
+    // of this piece); a write the kernel does not match still arrives posted.
+    const notify: BusDevice = {
+      ...at(QUEUE_NOTIFY),
+      doorbells: t.doorbells.map((bell) => ({ ...bell, offset: bell.offset - QUEUE_NOTIFY })),
+    };
+    mmio.register(d.base + QUEUE_NOTIFY, 4, notify, `virtio-mmio ${d.name} notify`, {
       posted: true,
     });
     mmio.register(

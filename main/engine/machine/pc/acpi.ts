@@ -28,11 +28,12 @@ import {
   SLP_TYP_S5,
 } from '../../devices/acpi-pm/index.js';
 import { CMOS_CENTURY } from '../../devices/cmos-rtc/index.js';
-import { buildDsdt } from '../../acpi/dsdt.js';
+import { buildDsdt, PCI_LINK_IRQS } from '../../acpi/dsdt.js';
 import { IAPC_BOOT_ARCH_8042, buildFadt } from '../../acpi/fadt.js';
 import { buildMadt } from '../../acpi/madt.js';
 import { buildRsdp, RSDP_LENGTH } from '../../acpi/rsdp.js';
 import { SDT_HEADER_LENGTH } from '../../acpi/sdt.js';
+import { buildRsdt } from '../../acpi/rsdt.js';
 import { buildXsdt } from '../../acpi/xsdt.js';
 
 export const RSDP_FILE = 'etc/acpi/rsdp';
@@ -52,6 +53,7 @@ const RSDP_CHECKSUM_OFFSET = 8;
 const RSDP_V1_LENGTH = 20;
 const RSDP_EXTENDED_CHECKSUM_OFFSET = 32;
 const RSDP_XSDT_OFFSET = 24;
+const RSDP_RSDT_OFFSET = 16;
 const FADT_DSDT_OFFSET = 40;
 const FADT_X_DSDT_OFFSET = 140;
 
@@ -121,6 +123,7 @@ export function buildPcAcpi(o: { cpus: number; ramBytes: number }): PcAcpiFiles 
       memoryBase: o.ramBytes <= 0x8000_0000 ? 0x8000_0000 : 0xc000_0000,
       memoryLimit: 0xfebf_ffff,
     },
+    pciInterruptRouting: true,
     // The ISA devices of this PC. Without PNP0303 SeaBIOS would not set up the keyboard at all.
     legacyDevices: [
       {
@@ -153,15 +156,18 @@ export function buildPcAcpi(o: { cpus: number; ramBytes: number }): PcAcpiFiles 
     iapcBootArch: IAPC_BOOT_ARCH_8042, // an i8042, and a VGA (VGA_NOT_PRESENT clear)
   });
   const madtOffset = align16(fadtOffset + fadt.length);
-  const madt = buildMadt({ cpus: o.cpus, timerGsi: 0 });
+  const madt = buildMadt({ cpus: o.cpus, timerGsi: 0, pciIrqs: PCI_LINK_IRQS });
   const xsdtOffset = align16(madtOffset + madt.length);
   const xsdt = buildXsdt([fadtOffset, madtOffset]);
-  const tables = new Uint8Array(xsdtOffset + xsdt.length);
+  const rsdtOffset = align16(xsdtOffset + xsdt.length);
+  const rsdt = buildRsdt([fadtOffset, madtOffset]);
+  const tables = new Uint8Array(rsdtOffset + rsdt.length);
   tables.set(dsdt, dsdtOffset);
   tables.set(fadt, fadtOffset);
   tables.set(madt, madtOffset);
   tables.set(xsdt, xsdtOffset);
-  const rsdp = buildRsdp(xsdtOffset);
+  tables.set(rsdt, rsdtOffset);
+  const rsdp = buildRsdp(xsdtOffset, rsdtOffset);
 
   const script = new LoaderScript();
   script.allocate(RSDP_FILE, 16, ZONE_FSEG);
@@ -172,7 +178,11 @@ export function buildPcAcpi(o: { cpus: number; ramBytes: number }): PcAcpiFiles 
   for (let i = 0; i < 2; i++)
     script.addPointer(TABLES_FILE, TABLES_FILE, xsdtOffset + SDT_HEADER_LENGTH + 8 * i, 8);
   script.addChecksum(TABLES_FILE, xsdtOffset + SDT_CHECKSUM_OFFSET, xsdtOffset, xsdt.length);
+  for (let i = 0; i < 2; i++)
+    script.addPointer(TABLES_FILE, TABLES_FILE, rsdtOffset + SDT_HEADER_LENGTH + 4 * i, 4);
+  script.addChecksum(TABLES_FILE, rsdtOffset + SDT_CHECKSUM_OFFSET, rsdtOffset, rsdt.length);
   script.addPointer(RSDP_FILE, TABLES_FILE, RSDP_XSDT_OFFSET, 8);
+  script.addPointer(RSDP_FILE, TABLES_FILE, RSDP_RSDT_OFFSET, 4);
   script.addChecksum(RSDP_FILE, RSDP_CHECKSUM_OFFSET, 0, RSDP_V1_LENGTH);
   script.addChecksum(RSDP_FILE, RSDP_EXTENDED_CHECKSUM_OFFSET, 0, RSDP_LENGTH);
   return { rsdp, tables, loader: script.bytes() };

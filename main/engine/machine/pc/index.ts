@@ -19,7 +19,8 @@
  *   IDE (legacy ports, BAR4 bus-master DMA; the CD-ROM is the secondary channel's master, where
  *   QEMU's `-cdrom` puts it), 00:02.0 standard VGA 1234:1111 (BAR0 the framebuffer, BAR2 its
  *   registers, the option ROM vgabios-stdvga.bin), 00:04.0 and up: virtio-blk disks on
- *   virtio-pci (BAR4 the virtio structures, BAR1 the MSI-X table). SeaBIOS assigns the BARs; a
+ *   virtio-pci (BAR4 the virtio structures, BAR1 the MSI-X table), 00:10.0 the virtio-input
+ *   tablet (absolute pointer) on virtio-pci. SeaBIOS assigns the BARs; a
  *   BAR the guest places becomes a KVM memory slot (framebuffer, ROM: no exits), a range on the
  *   MMIO bus (registers) or on the port bus (the bus master).
  *
@@ -27,15 +28,12 @@
  * table-loader (./acpi.ts), so the host's "ACPI shutdown" is a power button press the guest
  * sees; the boot order is the `bootorder` file.
  *
- * NOT BUILT YET (issue "The PC machine"): PCI interrupt routing in the DSDT (_PRT: Linux routes
- * a virtio disk's INTx from the interrupt line SeaBIOS wrote, and uses MSI-X anyway), PS/2
- * typematic repeat.
- *
  * Runtime: engine (device thread).
  */
 import { Bus, type BusDevice } from '../../bus.js';
 import { GuestMemory } from '../../memory.js';
 import { VirtioBlk } from '../../devices/virtio-blk/index.js';
+import { VirtioTablet } from '../../devices/virtio-input/index.js';
 import { VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_BAR, VirtioPci } from '../../devices/virtio-pci/index.js';
 import { ACPI_PM_BASE, ACPI_PM_LENGTH, ACPI_SCI_IRQ, AcpiPm } from '../../devices/acpi-pm/index.js';
 import { CmosRtc, RTC_INDEX_PORT } from '../../devices/cmos-rtc/index.js';
@@ -89,6 +87,7 @@ import {
 } from './layout.js';
 import { DebugConsole, SystemControlPortA } from './legacy-ports.js';
 import {
+  FW_CFG_BOOT_MENU,
   FW_CFG_MAX_CPUS,
   FW_CFG_NB_CPUS,
   FW_CFG_PORT_DMA,
@@ -126,6 +125,8 @@ export const PCI_SLOT_PIIX3 = 1;
 export const PCI_SLOT_VGA = 2;
 /** virtio disks take slots 4, 5, ... (3 is left for a network card, as in QEMU's `-M pc`). */
 export const PCI_SLOT_FIRST_VIRTIO_DISK = 4;
+/** The virtio tablet, after the last slot a virtio disk can take (MAX_DISKS is 8). */
+export const PCI_SLOT_TABLET = 0x10;
 
 /** A disk of the PC machine: an IDE hard disk or virtio-blk on its own virtio-pci function. */
 export interface PcDisk {
@@ -169,12 +170,20 @@ export function bootOrderFile(
   return new TextEncoder().encode(lines.join('\n') + '\0');
 }
 
+/** `etc/boot-menu-wait`: a little-endian u16 of milliseconds (QEMU hw/nvram/fw_cfg.c). */
+export function bootMenuWaitFile(timeoutMs: number): Uint8Array {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 0xffff)
+    throw new RangeError(`boot menu wait must be 0 to 65535 ms, not ${timeoutMs}`);
+  return Uint8Array.of(timeoutMs & 0xff, timeoutMs >> 8);
+}
+
 export function assemblePcMachine(
   vm: Vm,
   pc: ValidatedPcBoot,
   callbacks: MachineCallbacks,
   disks: readonly PcDisk[] = [],
   bootOrder: readonly ('cdrom' | 'disk')[] = ['cdrom', 'disk'],
+  bootMenu: { timeoutMs: number } | null = null,
 ): PcMachine {
   const ideImages = disks.filter((d) => d.bus === 'ide').map((d) => d.image);
   if (ideImages.length > BOOT_PATH_DISKS.length)
@@ -237,6 +246,11 @@ export function assemblePcMachine(
   fwCfg.setU16(FW_CFG_MAX_CPUS, pc.cpus);
   fwCfg.addFile('etc/e820', e820File(plan.e820.map((e) => ({ ...e, type: E820_RAM }))));
   fwCfg.addFile('bootorder', bootOrderFile(bootOrder, diskBootPaths));
+  // The boot menu, as QEMU's `-boot menu=on,splash-time=MS` gives it: SeaBIOS reads the legacy
+  // item 0x0e as `etc/show-boot-menu` (src/fw/paravirt.c qemu_cfg_legacy; absent reads 0, no
+  // menu) and waits `etc/boot-menu-wait` ms for ESC (src/boot.c interactive_bootmenu).
+  fwCfg.setU16(FW_CFG_BOOT_MENU, bootMenu === null ? 0 : 1);
+  if (bootMenu !== null) fwCfg.addFile('etc/boot-menu-wait', bootMenuWaitFile(bootMenu.timeoutMs));
   // ACPI: SeaBIOS places and links the tables itself from these three files (./acpi.ts).
   const acpi = buildPcAcpi({ cpus: pc.cpus, ramBytes: pc.memoryBytes });
   fwCfg.addFile(RSDP_FILE, acpi.rsdp);
@@ -422,6 +436,28 @@ export function assemblePcMachine(
       return { blk, name: `virtio disk ${n}` };
     });
 
+  // The tablet: absolute pointing for guests with a virtio-input driver (Linux's virtio_input),
+  // so the console's pointer needs no capture; the PS/2 mouse stays for every other guest.
+  const tabletLink: { transport?: VirtioPci } = {};
+  const tablet = new VirtioTablet({
+    memory: ram,
+    onInterrupt: (queue) => tabletLink.transport?.usedBuffers(queue),
+    onNeedsReset: (reason) => tabletLink.transport?.needsReset(reason),
+  });
+  const tabletTransport = new VirtioPci({
+    device: tablet,
+    classCode: 0x098000, // input device controller, other (as QEMU's virtio-input-pci)
+    intx: isaBridge.intxLine(PCI_SLOT_TABLET, 1),
+    sendMsi: (address, data) => callbacks.msi(address, data),
+    log: (line) => callbacks.onLog(line),
+  });
+  tabletLink.transport = tabletTransport;
+  tabletTransport.config.onMap = mmioBarPlacer(mmio, 'virtio-tablet', {
+    [VIRTIO_PCI_BAR]: tabletTransport.barDevice,
+    [VIRTIO_PCI_MSIX_BAR]: tabletTransport.msix.barDevice,
+  });
+  pci.attach(PCI_SLOT_TABLET, 0, tabletTransport);
+
   return {
     ports,
     mmio,
@@ -431,8 +467,10 @@ export function assemblePcMachine(
     acpiPm,
     ramBytes: pc.memoryBytes,
     flushLogs: () => debug.flush(),
+    stopTimers: () => i8042.keyboard.stopRepeat(),
     keyboard: i8042,
     mouse: i8042,
+    tablet,
     vga,
     i8042,
     pci,

@@ -6,6 +6,9 @@
  *
  * Capture: a click on the screen captures the keyboard (and the mouse through pointer lock, for
  * relative PS/2 motion); the host key, Right Ctrl as in VirtualBox, releases both.
+ * Mouse integration: while the guest drives the tablet (the screen updates say so), the pointer
+ * over the screen goes to the guest as absolute positions without capture or pointer lock, as
+ * VirtualBox does with a USB tablet; a click still captures the keyboard.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { VmSummary } from '../../../../preload/contract';
@@ -18,6 +21,7 @@ import {
   type DisplayConnection,
   type DisplayStats,
 } from './display-client';
+import { tabletPosition, wheelClicks } from './pointer';
 import { SPECIAL_KEYS } from './special-keys';
 import { dragHasFiles, droppedIso, isoPathFor } from '../drop/iso-drop';
 
@@ -41,6 +45,8 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [size, setSize] = useState<{ width: number; height: number } | null>(null);
   const [captured, setCaptured] = useState(false);
+  /** The guest takes absolute pointer events: mouse integration, no pointer lock. */
+  const [absolute, setAbsolute] = useState(false);
   const [scale, setScale] = useState<Scale>('fit');
   const [picking, setPicking] = useState(false);
   const [generation, setGeneration] = useState(0);
@@ -79,6 +85,7 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
       onResize: (width, height) => setSize({ width, height }),
       onPaint: (stats) => {
         window.__vireoConsole = { ...stats };
+        setAbsolute(stats.absolutePointer);
       },
     });
     connection.current = c;
@@ -105,6 +112,8 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
       return;
     }
     if (!e.code) return;
+    // The browser's autorepeat goes on too: to the guest's keyboard it means "still held", and
+    // it repeats the key at the rate the guest chose (typematic) while such words keep coming.
     if (down) pressed.current.add(e.code);
     else pressed.current.delete(e.code);
     connection.current?.key(e.code, down);
@@ -115,7 +124,24 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
     canvasRef.current?.focus();
   };
 
+  // The guest started taking absolute events while the mouse was locked: give the pointer back.
+  useEffect(() => {
+    if (absolute && document.pointerLockElement === canvasRef.current) document.exitPointerLock();
+  }, [absolute]);
+
+  const sendPointer = (e: React.MouseEvent<HTMLCanvasElement>, wheel = 0): void => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const { x, y } = tabletPosition(e.clientX, e.clientY, canvas.getBoundingClientRect());
+    connection.current?.pointer(x, y, ps2Buttons(e.buttons), wheel);
+  };
+
   const onMouseDown = (e: React.MouseEvent<HTMLCanvasElement>): void => {
+    if (absolute) {
+      if (!captured) capture();
+      sendPointer(e);
+      return;
+    }
     if (!captured) {
       capture();
       // Pointer lock where the browser allows it (headless Chromium may refuse; keys still work).
@@ -125,10 +151,12 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
     connection.current?.mouse(0, 0, ps2Buttons(e.buttons));
   };
   const onMouseMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
+    if (absolute) return sendPointer(e);
     if (!captured || document.pointerLockElement !== canvasRef.current) return;
     connection.current?.mouse(e.movementX, e.movementY, ps2Buttons(e.buttons));
   };
   const onMouseUp = (e: React.MouseEvent<HTMLCanvasElement>): void => {
+    if (absolute) return sendPointer(e);
     if (captured) connection.current?.mouse(0, 0, ps2Buttons(e.buttons));
   };
 
@@ -335,6 +363,7 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
           onMouseDown={onMouseDown}
           onMouseUp={onMouseUp}
           onMouseMove={onMouseMove}
+          onWheel={(e) => absolute && sendPointer(e, wheelClicks(e.deltaY))}
           onContextMenu={(e) => e.preventDefault()}
           onBlur={() => captured && release()}
         />
@@ -345,6 +374,12 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
           : running
             ? 'Click the screen to type into the VM.'
             : ''}
+        {running && absolute && (
+          <span data-testid="console-mouse-integration">
+            {' '}
+            Mouse integration: the pointer goes to the VM without capture.
+          </span>
+        )}
         <span className="console-status-right">
           {size ? `${size.width}×${size.height}` : ''} {status}
         </span>

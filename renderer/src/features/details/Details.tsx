@@ -121,6 +121,14 @@ function DetailsSettings({ vm }: { vm: VmSummary }) {
             ['Base Memory', `${c.memoryMiB} MiB`],
             ['Processors', String(c.cpus)],
             [c.boot.source === 'firmware' ? 'Boot Order' : 'Boot', boot],
+            ...(c.boot.source === 'firmware'
+              ? [
+                  [
+                    'Boot Menu',
+                    c.bootMenu.enabled ? `Shown, ${c.bootMenu.timeoutMs} ms` : 'Off',
+                  ] as [string, string],
+                ]
+              : []),
           ]}
         />
         <Section title="Display" rows={[['Video Memory', `${c.display.vramMiB} MiB`]]} />

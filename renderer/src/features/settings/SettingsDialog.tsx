@@ -46,6 +46,8 @@ export function SettingsDialog({
   const [cpus, setCpus] = useState(c.cpus);
   const [boot, setBoot] = useState(() => bootEntries(c.boot));
   const [bootTouched, setBootTouched] = useState(false);
+  const [bootMenuOn, setBootMenuOn] = useState(c.bootMenu.enabled);
+  const [bootMenuMs, setBootMenuMs] = useState(c.bootMenu.timeoutMs);
   const [vram, setVram] = useState(c.display.vramMiB);
   const [iso, setIso] = useState(c.optical.iso ?? '');
   const [picking, setPicking] = useState(false);
@@ -73,6 +75,14 @@ export function SettingsDialog({
         return;
       }
       if (bootOrderChanged(c.boot, order)) changes.bootOrder = order;
+    }
+    if (bootMenuOn !== c.bootMenu.enabled || bootMenuMs !== c.bootMenu.timeoutMs) {
+      if (!Number.isInteger(bootMenuMs) || bootMenuMs < 0 || bootMenuMs > 65535) {
+        setPage('System');
+        setError('The boot menu waits 0 to 65535 milliseconds for ESC.');
+        return;
+      }
+      changes.bootMenu = { enabled: bootMenuOn, timeoutMs: bootMenuMs };
     }
     if (vram !== c.display.vramMiB) changes.display = { vramMiB: vram };
     if ((iso.trim() || null) !== c.optical.iso) changes.iso = iso.trim() || null;
@@ -217,6 +227,31 @@ export function SettingsDialog({
                     </li>
                   ))}
                 </ol>
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={bootMenuOn}
+                    disabled={running}
+                    title={offOnly}
+                    onChange={(e) => setBootMenuOn(e.target.checked)}
+                    data-testid="settings-boot-menu"
+                  />{' '}
+                  Show the firmware&apos;s boot menu (&quot;Press ESC for boot menu&quot;)
+                </label>
+                <label>
+                  Boot menu wait (ms){' '}
+                  <input
+                    type="number"
+                    min={0}
+                    max={65535}
+                    step={500}
+                    value={bootMenuMs}
+                    disabled={running || !bootMenuOn}
+                    title={offOnly}
+                    onChange={(e) => setBootMenuMs(Number(e.target.value))}
+                    data-testid="settings-boot-menu-timeout"
+                  />
+                </label>
               </>
             )}
             {page === 'Display' && (
