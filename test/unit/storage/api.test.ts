@@ -3,7 +3,7 @@
  * grow-only resize, raw sparseness / preallocation / hole punching, probing, imageInfo, and
  * createImage's atomic, no-overwrite creation.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +14,7 @@ import {
   ImageRequestError,
   openImage,
 } from '../../../main/engine/storage/index.js';
+import { NodeStorageFile } from '../../../main/engine/storage/file.js';
 import { tempDir } from './helpers.js';
 
 const { dir, cleanup } = tempDir();
@@ -116,5 +117,38 @@ describe('probing and creation', () => {
     expect((await imageInfo(file)).dirty).toBe(true);
     await image.close();
     expect((await imageInfo(file)).dirty).toBe(false);
+  });
+});
+
+describe('the file layer (NodeStorageFile)', () => {
+  it('closes only after the reads and writes in flight, and refuses new ones after', async () => {
+    const file = at('layer.bin');
+    writeFileSync(file, new Uint8Array(1 << 20).fill(7));
+    const f = await NodeStorageFile.open(file, false);
+    const into = Array.from({ length: 16 }, () => new Uint8Array(4096));
+    const reads = into.map((b, i) => f.read(b, 0, b.length, i * 65536));
+    const write = f.write(new Uint8Array(4096).fill(9), 0, 4096, 0);
+    const closed = f.close();
+    // Every operation started before close completes with its data, not EBADF.
+    expect(await Promise.all(reads)).toEqual(into.map(() => 4096));
+    await write;
+    await closed;
+    expect(into.every((b) => b.every((x) => x === 7 || x === 9))).toBe(true);
+    await expect(f.read(new Uint8Array(512), 0, 512, 0)).rejects.toThrow(/closed/);
+    expect(
+      readFileSync(file)
+        .subarray(0, 4096)
+        .every((x) => x === 9),
+    ).toBe(true);
+  });
+
+  it('reads a position no file reaches as end of file and refuses to write there', async () => {
+    const file = at('far.bin');
+    writeFileSync(file, new Uint8Array(4096));
+    const f = await NodeStorageFile.open(file, false);
+    expect(await f.read(new Uint8Array(512), 0, 512, 2 ** 55)).toBe(0);
+    await expect(f.write(new Uint8Array(512), 0, 512, 2 ** 55)).rejects.toThrow(/largest/);
+    expect(await f.read(new Uint8Array(512), 0, 512, 4096 - 256)).toBe(256);
+    await f.close();
   });
 });
