@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark: 4 KiB random reads and writes through Vireo's virtio-blk device model (the split
+// Benchmark: random reads and writes through Vireo's virtio-blk device model (the split
 // virtqueue walk, request parsing, status and used ring; main/engine/devices/virtio-blk) driven
 // by a JavaScript driver playing the guest (test/fixtures/virtio-driver.ts), no KVM needed,
 // beside the same file read and written by plain Node at the same offsets and queue depth with
@@ -7,6 +7,8 @@
 // overhead of our device path over the host's own file I/O from Node. A third column gives the
 // same plain I/O through fs.promises' FileHandle, which costs far more per call (the storage
 // layer used it until 2026-12-06; main/engine/storage/file.ts says why it does not now).
+// Sizes: 4 KiB in one guest buffer at depth 1 and 32, and 64 KiB as sixteen 4 KiB buffers at
+// depth 8 (the scatter-gather path; the peer reads or writes the 64 KiB as one buffer).
 //
 //   node bench/virtio-blk.mjs [--size-mib 256] [--seconds 1] [--rounds 3] [--dir /tmp]
 //
@@ -105,7 +107,16 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 const raw = await prepare('raw');
 const peer = await fsp.open(raw.file, 'r+');
-const peerBuffers = Array.from({ length: 32 }, () => new Uint8Array(BLOCK).fill(0x33));
+const peerBuffers = Array.from({ length: 32 }, () => new Uint8Array(64 * 1024).fill(0x33));
+/** 4 KiB random at depth 1 and 32, then 64 KiB (16 pages) at depth 8. */
+const CASES = [
+  { kind: 'read', depth: 1, bytes: BLOCK },
+  { kind: 'read', depth: 32, bytes: BLOCK },
+  { kind: 'write', depth: 1, bytes: BLOCK },
+  { kind: 'write', depth: 32, bytes: BLOCK },
+  { kind: 'read', depth: 8, bytes: 64 * 1024 },
+  { kind: 'write', depth: 8, bytes: 64 * 1024 },
+];
 
 for (const format of ['raw', 'qcow2']) {
   const { image } = format === 'raw' ? raw : await prepare(format);
@@ -119,59 +130,58 @@ for (const format of ['raw', 'qcow2']) {
     },
   });
   device.activate([driver.layout]);
-  const payload = new Uint8Array(BLOCK).fill(0x33);
-  for (const kind of ['read', 'write']) {
-    for (const depth of [1, 32]) {
-      const ours = [];
-      const theirs = [];
-      const promised = [];
-      for (let r = 0; r < rounds; r++) {
-        ours.push(
-          await measure(async (offset) => {
-            const c = await driver.request(
-              kind === 'read'
-                ? {
-                    type: m.VIRTIO_BLK_T_IN,
-                    sector: BigInt(offset / 512),
-                    readBytes: BLOCK,
-                    leaveData: true,
-                  }
-                : { type: m.VIRTIO_BLK_T_OUT, sector: BigInt(offset / 512), data: payload },
-            );
-            if (c.status !== 0) throw new Error(`request failed with status ${c.status}`);
-          }, depth),
-        );
-        let slot = 0;
-        const op = kind === 'read' ? fsRead : fsWrite;
-        theirs.push(
-          await measure(
-            (offset) =>
-              new Promise((resolve, reject) =>
-                op(peer.fd, peerBuffers[slot++ & 31], 0, BLOCK, offset, (e) =>
-                  e ? reject(e) : resolve(),
-                ),
+  for (const { kind, depth, bytes } of CASES) {
+    const payload = new Uint8Array(bytes).fill(0x33);
+    // 4 KiB requests are one guest buffer; larger ones come as one buffer per 4 KiB page, as
+    // Linux's page cache sends them (the device's scatter-gather path).
+    const segment = bytes > BLOCK ? BLOCK : undefined;
+    const at = (offset) => offset - (offset % bytes);
+    const ours = [];
+    const theirs = [];
+    const promised = [];
+    for (let r = 0; r < rounds; r++) {
+      ours.push(
+        await measure(async (offset) => {
+          const sector = BigInt(at(offset) / 512);
+          const c = await driver.request(
+            kind === 'read'
+              ? { type: m.VIRTIO_BLK_T_IN, sector, readBytes: bytes, segment, leaveData: true }
+              : { type: m.VIRTIO_BLK_T_OUT, sector, data: payload, segment },
+          );
+          if (c.status !== 0) throw new Error(`request failed with status ${c.status}`);
+        }, depth),
+      );
+      let slot = 0;
+      const op = kind === 'read' ? fsRead : fsWrite;
+      theirs.push(
+        await measure(
+          (offset) =>
+            new Promise((resolve, reject) =>
+              op(peer.fd, peerBuffers[slot++ & 31], 0, bytes, at(offset), (e) =>
+                e ? reject(e) : resolve(),
               ),
-            depth,
-          ),
-        );
-        promised.push(
-          await measure(async (offset) => {
-            const b = peerBuffers[slot++ & 31];
-            if (kind === 'read') await peer.read(b, 0, BLOCK, offset);
-            else await peer.write(b, 0, BLOCK, offset);
-          }, depth),
-        );
-      }
-      rows.push({
-        format,
-        kind,
-        depth,
-        ours: median(ours),
-        theirs: median(theirs),
-        promised: median(promised),
-      });
-      process.stderr.write('.');
+            ),
+          depth,
+        ),
+      );
+      promised.push(
+        await measure(async (offset) => {
+          const b = peerBuffers[slot++ & 31];
+          if (kind === 'read') await peer.read(b, 0, bytes, at(offset));
+          else await peer.write(b, 0, bytes, at(offset));
+        }, depth),
+      );
     }
+    rows.push({
+      format,
+      kind,
+      depth,
+      bytes,
+      ours: median(ours),
+      theirs: median(theirs),
+      promised: median(promised),
+    });
+    process.stderr.write('.');
   }
   if (format !== 'raw') await image.close();
 }
@@ -183,10 +193,10 @@ console.log(
   `node bench/virtio-blk.mjs --size-mib ${values['size-mib']} --seconds ${seconds} --rounds ${rounds}`,
 );
 console.log(
-  '| image | 4 KiB random | QD | virtio-blk device model (IOPS) | Node fs.read/fs.write on the raw file (IOPS) | ratio | Node fs.promises FileHandle (IOPS) |',
+  '| image | random | size | QD | virtio-blk device model (IOPS) | Node fs.read/fs.write on the raw file (IOPS) | ratio | Node fs.promises FileHandle (IOPS) |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows)
   console.log(
-    `| ${r.format} | ${r.kind} | ${r.depth} | ${Math.round(r.ours)} | ${Math.round(r.theirs)} | ${(r.ours / r.theirs).toFixed(2)} | ${Math.round(r.promised)} |`,
+    `| ${r.format} | ${r.kind} | ${r.bytes / 1024} KiB${r.bytes > BLOCK ? ' in 4 KiB pages' : ''} | ${r.depth} | ${Math.round(r.ours)} | ${Math.round(r.theirs)} | ${(r.ours / r.theirs).toFixed(2)} | ${Math.round(r.promised)} |`,
   );

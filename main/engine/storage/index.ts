@@ -31,8 +31,16 @@ export interface DiskImage {
   readonly readOnly: boolean;
   /** Reads `into.length` bytes at `offset`; both multiples of 512. */
   read(offset: number, into: Uint8Array): Promise<void>;
+  /**
+   * Reads into several buffers in order from `offset` (a guest's scatter list), straight from
+   * the file where the format allows (preadv), so the device needs no bounce buffer. The
+   * buffers' total length is a multiple of 512; each one need not be.
+   */
+  readv(offset: number, into: readonly Uint8Array[]): Promise<void>;
   /** Writes `from` at `offset`; with `fua` the bytes are durable before the promise resolves. */
   write(offset: number, from: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
+  /** Writes several buffers in order from `offset` (a guest's gather list), as {@link write}. */
+  writev(offset: number, from: readonly Uint8Array[], opts?: { fua?: boolean }): Promise<void>;
   /** The range reads as zeros afterwards; its space goes back to the host where possible. */
   discard(offset: number, length: number): Promise<void>;
   /** The range reads as zeros; with `unmap` its space may be released. */

@@ -56,8 +56,8 @@ export const MAX_DISCARD_SECTORS = 0x3fffff;
 export const MAX_DISCARD_SEG = 1;
 /** The serial number GET_ID returns is at most 20 bytes (§5.2.6). */
 const ID_BYTES = 20;
-/** Bounce buffers larger than this are refused (a guest asking for 4 GiB of scatter-gather). */
-const MAX_BOUNCE_BYTES = 32 * 1024 * 1024;
+/** Requests larger than this are refused (a guest asking for 4 GiB of scatter-gather). */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 export interface VirtioBlkOptions {
   image: DiskImage;
@@ -286,30 +286,28 @@ export class VirtioBlk {
     return VIRTIO_BLK_S_OK;
   }
 
+  /**
+   * Reads straight into the guest's buffers: one buffer is one pread, several (Linux sends one
+   * per page) one preadv over all of them, so no byte is copied twice. The file does the
+   * scatter, not a bounce buffer (measured in bench/virtio-blk.mjs: a 4 KiB copy costs ~5 us).
+   */
   private async readInto(offset: number, segments: Segment[], bytes: number): Promise<void> {
+    if (bytes > MAX_REQUEST_BYTES) throw new Error('request too large');
     const m = this.o.memory;
-    if (segments.length === 1 && segments[0]!.length % SECTOR === 0) {
-      // One buffer: straight into guest RAM, no copy.
-      await this.o.image.read(offset, m.slice(segments[0]!.address, segments[0]!.length));
-      return;
-    }
-    // Several buffers (Linux sends one per page): one image read and a copy out costs far less
-    // than a file read per page (measured: 256 reads of 4 KiB for a 1 MiB request).
-    if (bytes > MAX_BOUNCE_BYTES) throw new Error('request too large');
-    const bounce = new Uint8Array(bytes);
-    await this.o.image.read(offset, bounce);
-    scatter(m, segments, bounce);
+    const views = segments.map((s) => m.slice(s.address, s.length));
+    await (views.length === 1
+      ? this.o.image.read(offset, views[0]!)
+      : this.o.image.readv(offset, views));
   }
 
   private async writeFrom(offset: number, segments: Segment[], bytes: number): Promise<void> {
+    if (bytes > MAX_REQUEST_BYTES) throw new Error('request too large');
     const m = this.o.memory;
-    if (segments.length === 1 && segments[0]!.length % SECTOR === 0) {
-      // A hostile guest changing the buffer while it is written only hurts its own data.
-      await this.o.image.write(offset, m.slice(segments[0]!.address, segments[0]!.length));
-      return;
-    }
-    if (bytes > MAX_BOUNCE_BYTES) throw new Error('request too large');
-    await this.o.image.write(offset, gather(m, segments, 0, bytes));
+    // A hostile guest changing a buffer while it is written only hurts its own data.
+    const views = segments.map((s) => m.slice(s.address, s.length));
+    await (views.length === 1
+      ? this.o.image.write(offset, views[0]!)
+      : this.o.image.writev(offset, views));
   }
 
   private async discardOrZero(type: number, dataIn: Segment[]): Promise<number> {

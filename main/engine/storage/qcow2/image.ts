@@ -28,7 +28,8 @@
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import type { DiskImage } from '../index.js';
 import { ImageFormatError, ImageRequestError } from '../errors.js';
-import { readFully, type StorageFile } from '../file.js';
+import { readFully, readVector, type StorageFile, totalBytes } from '../file.js';
+import { ScatterList } from '../scatter.js';
 import { checkNewSize, checkRange, checkWritable, Mutex } from '../request.js';
 import {
   INCOMPAT_CORRUPT,
@@ -303,6 +304,15 @@ export class Qcow2Image implements DiskImage {
   // ---- reading ----------------------------------------------------------------------------
 
   async read(offset: number, into: Uint8Array): Promise<void> {
+    return this.readv(offset, [into]);
+  }
+
+  /**
+   * Reads the range cluster by cluster into the scatter list: a run of clusters that follow
+   * each other in the file is one preadv(2) straight into the buffers under it.
+   */
+  async readv(offset: number, views: readonly Uint8Array[]): Promise<void> {
+    const into = new ScatterList(views);
     checkRange(this.path, this.virtualSize, offset, into.length);
     const cs = this.clusterSize;
     const length = into.length;
@@ -339,10 +349,11 @@ export class Qcow2Image implements DiskImage {
           n += Math.min(cs, length - pos - n);
           next++;
         }
-        if (n === length) return readFully(this.file, into, pos, n, host + inCluster); // one pread
-        (pending ??= []).push(readFully(this.file, into, pos, n, host + inCluster));
+        const run = readVector(this.file, into.slice(pos, n), host + inCluster);
+        if (n === length) return run; // one preadv, nothing else to wait for
+        (pending ??= []).push(run);
       } else if (kind === Kind.Zero) {
-        into.fill(0, pos, pos + n);
+        into.fillZero(pos, n);
       } else if (kind === Kind.Unallocated) {
         (pending ??= []).push(this.readUnallocated(guest, into, pos, n));
       } else {
@@ -401,14 +412,14 @@ export class Qcow2Image implements DiskImage {
   /** Unallocated guest range: the backing file's bytes where it has them, zeros elsewhere. */
   private async readUnallocated(
     guest: number,
-    into: Uint8Array,
+    into: ScatterList,
     pos: number,
     n: number,
   ): Promise<void> {
     const backingSize = this.backing ? this.backing.virtualSize : 0;
     const fromBacking = Math.max(0, Math.min(n, backingSize - guest));
-    if (fromBacking > 0) await this.backing!.read(guest, into.subarray(pos, pos + fromBacking));
-    if (fromBacking < n) into.fill(0, pos + fromBacking, pos + n);
+    if (fromBacking > 0) await this.backing!.readv(guest, into.slice(pos, fromBacking));
+    if (fromBacking < n) into.fillZero(pos + fromBacking, n - fromBacking);
   }
 
   /**
@@ -453,6 +464,25 @@ export class Qcow2Image implements DiskImage {
   }
 
   // ---- writing ----------------------------------------------------------------------------
+
+  /**
+   * Gathers the buffers and writes them as one (a write may allocate clusters and fill their
+   * edges, which the write path does on one buffer; the copy is the price).
+   */
+  async writev(
+    offset: number,
+    from: readonly Uint8Array[],
+    opts?: { fua?: boolean },
+  ): Promise<void> {
+    if (from.length === 1) return this.write(offset, from[0]!, opts);
+    const gathered = new Uint8Array(totalBytes(from));
+    let at = 0;
+    for (const v of from) {
+      gathered.set(v, at);
+      at += v.length;
+    }
+    return this.write(offset, gathered, opts);
+  }
 
   async write(offset: number, from: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
     checkWritable(this.path, this.readOnly);
@@ -743,7 +773,8 @@ export class Qcow2Image implements DiskImage {
         continue;
       }
       const buffer = new Uint8Array(cs);
-      if (c.kind === Kind.Unallocated) await this.readUnallocated(c.guestStart, buffer, 0, cs);
+      if (c.kind === Kind.Unallocated)
+        await this.readUnallocated(c.guestStart, new ScatterList([buffer]), 0, cs);
       else if (c.kind === Kind.Compressed) buffer.set(await this.readCompressed(c.hi, c.lo));
       buffer.set(c.from.subarray(c.pos, c.pos + c.length), c.inCluster);
       writes.push(this.file.write(buffer, 0, cs, c.host));

@@ -7,7 +7,7 @@
  * Runtime: engine (device thread) and control plane.
  */
 import type { DiskImage } from '../index.js';
-import { readFully, type StorageFile } from '../file.js';
+import { readFully, readVector, type StorageFile, totalBytes, writeVector } from '../file.js';
 import { checkNewSize, checkRange, checkWritable } from '../request.js';
 
 /** Zeros written in pieces of this size when a hole cannot be punched. */
@@ -31,6 +31,22 @@ export class RawImage implements DiskImage {
   async read(offset: number, into: Uint8Array): Promise<void> {
     checkRange(this.path, this.virtualSize, offset, into.length); // rejects, never throws
     return readFully(this.file, into, 0, into.length, offset);
+  }
+
+  async readv(offset: number, into: readonly Uint8Array[]): Promise<void> {
+    checkRange(this.path, this.virtualSize, offset, totalBytes(into));
+    return readVector(this.file, into, offset);
+  }
+
+  async writev(
+    offset: number,
+    from: readonly Uint8Array[],
+    opts?: { fua?: boolean },
+  ): Promise<void> {
+    checkWritable(this.path, this.readOnly);
+    checkRange(this.path, this.virtualSize, offset, totalBytes(from));
+    await writeVector(this.file, from, offset);
+    if (opts?.fua) await this.file.datasync();
   }
 
   async write(offset: number, from: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
