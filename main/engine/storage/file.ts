@@ -106,7 +106,7 @@ export class NodeStorageFile implements StorageFile {
     }
   }
 
-  /** One pread(2) or pwrite(2) in libuv's pool, counted so that close waits for it. */
+  /** One pread, pwrite, preadv or pwritev in libuv's pool, counted so that close waits for it. */
   private io(
     op: typeof fsRead | typeof fsWrite | typeof fsReadv | typeof fsWritev,
     buffer: Uint8Array | readonly Uint8Array[],
