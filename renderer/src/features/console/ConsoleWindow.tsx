@@ -376,7 +376,6 @@ export function ConsoleWindow({ vmId }: { vmId: string }) {
             : ''}
         {running && absolute && (
           <span data-testid="console-mouse-integration">
-            {' '}
             Mouse integration: the pointer goes to the VM without capture.
           </span>
         )}
